@@ -1,0 +1,72 @@
+"""Datasets, one module each, and the registry that finds them.
+
+Every public module here defines::
+
+    def load(data_dir, *, seed, train_samples, test_samples, allow_download) -> ImageDataset
+
+returning uint8 images in NHWC layout. Loading never needs a framework
+except to download (Keras's file utilities, imported only then).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+class DatasetUnavailable(Exception):
+    """The data cannot be had: the message is one line saying what to do."""
+
+
+@dataclass(frozen=True)
+class ImageDataset:
+    """Train and test splits of uint8 NHWC images with integer labels."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    synthetic: bool
+    source: str  # where the data came from: a path, or how it was generated
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])
+
+
+def available() -> list[str]:
+    """Names of the registered datasets, sorted."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+def check(name: str) -> None:
+    """Raises ValueError with what to change when ``name`` is not a dataset."""
+    if name not in available():
+        raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(available())}")
+
+
+def load(
+    name: str,
+    data_dir: str | Path,
+    *,
+    seed: int,
+    train_samples: int | None = None,
+    test_samples: int | None = None,
+    allow_download: bool = True,
+) -> ImageDataset:
+    """Loads dataset ``name``; raises DatasetUnavailable when it cannot be had."""
+    check(name)
+    module = importlib.import_module(f"{__name__}.{name}")
+    return module.load(
+        Path(data_dir).expanduser(),
+        seed=seed,
+        train_samples=train_samples,
+        test_samples=test_samples,
+        allow_download=allow_download,
+    )

@@ -1,0 +1,40 @@
+"""Backend adapters: everything that differs between Keras backends lives here.
+
+One module per backend, each defining a ``Backend`` subclass (see ``base``).
+Nothing outside this package branches on a backend's name. Importing this
+package, or asking whether a backend is installed, imports no framework.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from keras_profiler.backends.base import Backend
+
+NAMES = ("jax", "tensorflow", "torch")
+
+
+def get(name: str) -> Backend:
+    """The adapter of backend ``name``."""
+    if name not in NAMES:
+        raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(NAMES)}")
+    module = importlib.import_module(f"{__name__}.{name}")
+    return module.ADAPTER
+
+
+def current() -> Backend:
+    """The adapter of the backend Keras runs on in this process."""
+    import keras
+
+    return get(keras.backend.backend())
+
+
+def missing_library(name: str) -> str | None:
+    """The pip requirement to install when backend ``name``'s library is absent, else None."""
+    adapter = get(name)
+    if importlib.util.find_spec(adapter.library) is None:
+        return adapter.pip_requirement
+    if importlib.util.find_spec("keras") is None:
+        return "keras"
+    return None

@@ -1,0 +1,237 @@
+"""Command line: parse, validate everything, then run or report.
+
+Every problem the user can fix is found before the first run starts and is
+reported as one line with exit status 2; no record is written for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from keras_profiler import backends, launcher, report
+from keras_profiler import datasets as dataset_registry
+from keras_profiler import models as model_registry
+from keras_profiler.config import OPTIMIZERS, PRECISIONS, RunConfig
+from keras_profiler.errors import UsageError
+
+DEFAULT_DATA_DIR = "~/.cache/keras-profiler/datasets"
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one line saying what to change, exit status 2."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see --help)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv[:1] == ["report"]:
+            return _report(_report_parser().parse_args(argv[1:]))
+        return _profile(_run_parser().parse_args(argv))
+    except UsageError as error:
+        print(f"keras-profiler: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _profile(args) -> int:
+    configs = _configs(args)
+    failed = 0
+    for config in configs:
+        print(f"keras-profiler: {_describe(config)}", flush=True)
+        record = launcher.run(config, args.results_dir)
+        print(f"keras-profiler: {_outcome(record)}", flush=True)
+        failed += record.status != "ok"
+    if not args.no_report:
+        _regenerate(args.results_dir, args.reports_dir)
+    return 1 if failed else 0
+
+
+def _configs(args) -> list[RunConfig]:
+    """One validated config per backend asked for; any problem stops all runs."""
+    names = [name.strip() for name in args.backend.split(",") if name.strip()]
+    if not names:
+        raise UsageError(f"--backend is empty: give one or more of {', '.join(backends.NAMES)}")
+    configs = []
+    for name in names:
+        try:
+            configs.append(_config(args, name))
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    for config in configs:
+        _check_installed(config.backend)
+        _check_devices(config)
+    return configs
+
+
+def _config(args, backend: str) -> RunConfig:
+    return RunConfig(
+        backend=backend,
+        model=args.model,
+        dataset=args.dataset,
+        devices=args.gpus,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        seed=args.seed,
+        precision=args.precision,
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        train_samples=args.train_samples,
+        test_samples=args.test_samples,
+        data_dir=str(args.data_dir),
+        allow_download=not args.no_download,
+        timeout_seconds=args.timeout,
+    )
+
+
+def _check_installed(backend: str) -> None:
+    requirement = backends.missing_library(backend)
+    if requirement:
+        raise UsageError(
+            f"backend {backend!r} needs {requirement}, which is not installed in "
+            f"{sys.executable}: pip install {requirement}"
+        )
+
+
+def _check_devices(config: RunConfig) -> None:
+    if config.devices > 1:
+        raise UsageError(f"--gpus {config.devices}: this version profiles one device; use --gpus 1")
+
+
+def _describe(config: RunConfig) -> str:
+    return (
+        f"{config.backend} | {config.model} | {config.dataset} | {config.devices} device(s) | "
+        f"batch {config.batch_size}/device | {config.epochs} epoch(s) | {config.precision}"
+    )
+
+
+def _outcome(record) -> str:
+    where = f"results: {record.run_id}"
+    if record.status != "ok":
+        return f"{record.status.upper()}: {record.config['backend']} failed ({where})"
+    summary = record.summary
+    rate = summary.steady_images_per_second or summary.first_epoch_images_per_second
+    which = "steady state" if summary.steady_images_per_second else "first epoch only"
+    accuracy = "n/a" if summary.test_accuracy is None else f"{summary.test_accuracy:.4f}"
+    return (
+        f"ok: {record.config['backend']} {rate:.1f} images/sec ({which}), "
+        f"test accuracy {accuracy} ({where})"
+    )
+
+
+def _report(args) -> int:
+    _regenerate(args.results_dir, args.reports_dir)
+    return 0
+
+
+def _regenerate(results_dir, reports_dir) -> None:
+    written, problems = report.generate(results_dir, reports_dir)
+    for problem in problems:
+        print(f"keras-profiler: {problem}", file=sys.stderr)
+    print(f"keras-profiler: wrote {len(written)} report file(s) to {reports_dir}")
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m keras_profiler",
+        description=(
+            "Train a Keras model under one or more backends, measure epoch time, images/sec, "
+            "accuracy and peak memory, record every run under --results-dir and regenerate "
+            "--reports-dir. 'python -m keras_profiler report' regenerates the reports alone."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add = parser.add_argument
+    add(
+        "--backend",
+        required=True,
+        help=f"Keras backend, or several separated by commas: {', '.join(backends.NAMES)}",
+    )
+    add(
+        "--model",
+        required=True,
+        help=f"{', '.join(model_registry.available())}, or path/to/file.py:function, "
+        "a builder function(input_shape, num_classes) returning a Keras model",
+    )
+    add(
+        "--dataset",
+        default="cifar10",
+        choices=dataset_registry.available(),
+        help="cifar10 (the standard python archive, downloaded when absent) or synthetic "
+        "(seeded random images of CIFAR-10's shapes: speed only, accuracy means nothing)",
+    )
+    add(
+        "--gpus",
+        type=int,
+        default=1,
+        metavar="N",
+        help="devices to train on; on a machine without GPUs, N CPU devices",
+    )
+    add("--batch-size", type=int, default=32, help="images per device per step")
+    add(
+        "--epochs",
+        type=int,
+        default=10,
+        help="epochs; the first (compilation, warm-up) is reported apart",
+    )
+    add(
+        "--steps-per-epoch",
+        type=int,
+        metavar="N",
+        help="cap each epoch at N steps: train on the first N x global-batch images",
+    )
+    add("--seed", type=int, default=1337, help="seed for weights, data order and synthetic data")
+    add("--precision", default="float32", choices=PRECISIONS, help="Keras dtype policy")
+    add("--optimizer", default="sgd", choices=OPTIMIZERS, help="sgd has momentum 0.9")
+    add("--learning-rate", type=float, default=0.01, help="the optimizer's learning rate")
+    add("--train-samples", type=int, metavar="N", help="use the first N training images")
+    add("--test-samples", type=int, metavar="N", help="use the first N test images")
+    add(
+        "--data-dir",
+        default=DEFAULT_DATA_DIR,
+        help="where cifar-10-python.tar.gz (or cifar-10-batches-py/) is looked up and downloaded",
+    )
+    add(
+        "--no-download",
+        action="store_true",
+        help="never download: fail with a message when the data is not in --data-dir",
+    )
+    add(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop a run after this long and record it as a timeout",
+    )
+    _add_folders(parser)
+    add("--no-report", action="store_true", help="do not regenerate the reports after the runs")
+    return parser
+
+
+def _report_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m keras_profiler report",
+        description="Regenerate the reports from the records alone; nothing is trained.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_folders(parser)
+    return parser
+
+
+def _add_folders(parser) -> None:
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=Path("results"),
+        help="where run records are written and read",
+    )
+    parser.add_argument(
+        "--reports-dir",
+        type=Path,
+        default=Path("reports"),
+        help="where the markdown reports are written",
+    )

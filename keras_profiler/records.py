@@ -1,0 +1,223 @@
+"""Run records: the measured figures of one run, with explicit units, on disk.
+
+One JSON document per run at ``results/<run-id>/record.json``. Records are
+written atomically (temporary file, fsync, rename), so a killed run or a
+killed writer never leaves a half-written record, and records from several
+machines can be copied into one results folder and reported together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+RECORD_FILE = "record.json"
+STATUSES = ("ok", "oom", "error", "timeout")
+
+
+@dataclass
+class MemoryFigures:
+    """Peak memory, each figure labelled with what it measures (MiB)."""
+
+    device_peak_mib: list[float] | None = None  # per device, framework counter
+    device_peak_source: str | None = None  # e.g. "torch max_memory_allocated"
+    nvml_process_mib: float | None = None  # all GPUs, NVML, sampled at epoch end
+    host_peak_rss_mib: float | None = None  # the worker process's peak RSS
+
+    @property
+    def device_peak_total_mib(self) -> float | None:
+        return round(sum(self.device_peak_mib), 1) if self.device_peak_mib else None
+
+    @staticmethod
+    def peak_of(figures: list[MemoryFigures]) -> MemoryFigures:
+        """The largest of each figure over several readings."""
+        if not figures:
+            return MemoryFigures()
+
+        def largest(name):
+            values = [getattr(f, name) for f in figures if getattr(f, name) is not None]
+            return max(values) if values else None
+
+        per_device = [f.device_peak_mib for f in figures if f.device_peak_mib]
+        return MemoryFigures(
+            device_peak_mib=[max(col) for col in zip(*per_device)] if per_device else None,
+            device_peak_source=next(
+                (f.device_peak_source for f in figures if f.device_peak_source), None
+            ),
+            nvml_process_mib=largest("nvml_process_mib"),
+            host_peak_rss_mib=largest("host_peak_rss_mib"),
+        )
+
+
+@dataclass
+class EpochMetrics:
+    """One epoch. Training time excludes the test evaluation, timed apart."""
+
+    epoch: int  # 1-based
+    seconds: float  # training wall time, measured after the device is idle
+    images: int | None  # training images processed in the epoch
+    loss: float | None
+    accuracy: float | None
+    test_loss: float | None = None
+    test_accuracy: float | None = None
+    test_seconds: float | None = None
+    memory: MemoryFigures = field(default_factory=MemoryFigures)
+
+    @property
+    def images_per_second(self) -> float | None:
+        return self.images / self.seconds if self.images and self.seconds > 0 else None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EpochMetrics:
+        data = dict(data)
+        data.pop("images_per_second", None)
+        data["memory"] = MemoryFigures(**data.get("memory") or {})
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        result = dataclasses.asdict(self)
+        result["images_per_second"] = self.images_per_second
+        return result
+
+
+@dataclass
+class RunSummary:
+    """Whole-run figures. The first epoch (compilation, warm-up) is kept apart
+    from the steady state, which averages epochs 2 and later."""
+
+    epochs: int
+    training_seconds: float  # all epochs' training time
+    first_epoch_seconds: float
+    first_epoch_images_per_second: float | None
+    steady_epoch_seconds: float | None  # None with a single epoch
+    steady_images_per_second: float | None
+    train_loss: float | None  # last epoch
+    train_accuracy: float | None
+    test_loss: float | None
+    test_accuracy: float | None
+    test_seconds: float | None  # all evaluations, apart from training
+    peak_memory: MemoryFigures
+
+    @classmethod
+    def from_epochs(cls, epochs: list[EpochMetrics]) -> RunSummary | None:
+        if not epochs:
+            return None
+        first, last, steady = epochs[0], epochs[-1], epochs[1:]
+        steady_seconds = sum(e.seconds for e in steady) / len(steady) if steady else None
+        steady_images = [e.images for e in steady]
+        steady_rate = (
+            sum(steady_images) / sum(e.seconds for e in steady)
+            if steady and all(steady_images)
+            else None
+        )
+        test_times = [e.test_seconds for e in epochs if e.test_seconds is not None]
+        return cls(
+            epochs=len(epochs),
+            training_seconds=sum(e.seconds for e in epochs),
+            first_epoch_seconds=first.seconds,
+            first_epoch_images_per_second=first.images_per_second,
+            steady_epoch_seconds=steady_seconds,
+            steady_images_per_second=steady_rate,
+            train_loss=last.loss,
+            train_accuracy=last.accuracy,
+            test_loss=last.test_loss,
+            test_accuracy=last.test_accuracy,
+            test_seconds=sum(test_times) if test_times else None,
+            peak_memory=MemoryFigures.peak_of([e.memory for e in epochs]),
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunSummary:
+        data = dict(data)
+        data["peak_memory"] = MemoryFigures(**data.get("peak_memory") or {})
+        return cls(**data)
+
+
+@dataclass
+class RunRecord:
+    """Everything known about one run, failed or not."""
+
+    run_id: str
+    status: str  # one of STATUSES
+    config: dict  # RunConfig.to_dict()
+    started_at: str  # ISO 8601, UTC
+    finished_at: str
+    wall_seconds: float  # the worker process, start to end, launch included
+    environment: dict = field(default_factory=dict)
+    devices: list[dict] = field(default_factory=list)
+    model: dict = field(default_factory=dict)  # name, parameters, image size
+    epochs: list[EpochMetrics] = field(default_factory=list)
+    summary: RunSummary | None = None
+    error: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict:
+        result = dataclasses.asdict(self)
+        result["epochs"] = [e.to_dict() for e in self.epochs]
+        return result
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunRecord:
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(
+                f"record schema version {version!r} is not {SCHEMA_VERSION}: "
+                "regenerate it with this version of keras-profiler"
+            )
+        data = dict(data)
+        data["epochs"] = [EpochMetrics.from_dict(e) for e in data.get("epochs") or []]
+        if data.get("summary") is not None:
+            data["summary"] = RunSummary.from_dict(data["summary"])
+        if data.get("status") not in STATUSES:
+            raise ValueError(f"unknown status {data.get('status')!r}")
+        return cls(**data)
+
+
+def write(record: RunRecord, results_dir: str | Path) -> Path:
+    """Writes ``record`` atomically to results_dir/<run-id>/record.json."""
+    folder = Path(results_dir) / record.run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / RECORD_FILE
+    text = json.dumps(record.to_dict(), indent=2, sort_keys=True) + "\n"
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".record-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    _fsync_folder(folder)
+    return path
+
+
+def load_all(results_dir: str | Path) -> tuple[list[RunRecord], list[str]]:
+    """Every record under results_dir, and one line per file that is not one.
+
+    Unreadable, corrupt or foreign files are named and skipped, never changed.
+    """
+    records, problems = [], []
+    for path in sorted(Path(results_dir).glob(f"*/{RECORD_FILE}")):
+        try:
+            records.append(RunRecord.from_dict(json.loads(path.read_text())))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+            problems.append(f"{path}: skipped: {error}")
+    return records, problems
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)

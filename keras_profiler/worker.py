@@ -1,0 +1,179 @@
+"""The worker: one measured run, inside a fresh process.
+
+``python -m keras_profiler.worker CONFIG.json RESULT.json``. The launcher has
+set the environment (KERAS_BACKEND, KERAS_HOME, allocator switches) before
+this process imported anything. The worker never raises: it writes a result
+document saying what happened, which the launcher turns into a record.
+
+A result's status is a record status (ok, oom, error), or ``usage_error``
+when the run cannot start for a reason the user must fix (data missing):
+the launcher then reports it and writes no record.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+
+from keras_profiler import environment
+from keras_profiler.config import RunConfig
+from keras_profiler.datasets import DatasetUnavailable
+
+
+class _SetupProblem(Exception):
+    """The run cannot start; the user must change something (one line)."""
+
+
+def main(argv: list[str]) -> int:
+    config_path, result_path = argv
+    with open(config_path) as file:
+        config = RunConfig.from_dict(json.load(file))
+    result = run(config)
+    with open(result_path, "w") as file:
+        json.dump(result, file)
+    return 0
+
+
+def run(config: RunConfig) -> dict:
+    """Trains as ``config`` says and returns the result document."""
+    try:
+        import keras
+
+        from keras_profiler import backends
+
+        adapter = backends.get(config.backend)
+        data = _load_data(config)
+    except _SetupProblem as problem:
+        return {"status": "usage_error", "message": str(problem)}
+    result, callback = {}, None
+    try:
+        result["environment"] = _describe_environment(keras, adapter)
+        result["devices"] = _describe_devices(adapter, result["environment"])
+        model = _build_model(keras, config, data)
+        result["model"] = {
+            "name": model.name,
+            "parameters": int(model.count_params()),
+            "image_size": _image_size(config, data),
+        }
+        callback = _fit(keras, config, model, data)
+        result.update(status="ok", error=None)
+    except Exception as error:  # a failed run is a result to record, not a crash
+        status = "oom" if adapter.is_out_of_memory(error) else "error"
+        result.update(status=status, error=traceback.format_exc())
+    result["epochs"] = [e.to_dict() for e in callback.epochs] if callback else []
+    return result
+
+
+def _load_data(config: RunConfig):
+    from keras_profiler import datasets
+
+    try:
+        data = datasets.load(
+            config.dataset,
+            config.data_dir,
+            seed=config.seed,
+            train_samples=config.train_samples,
+            test_samples=config.test_samples,
+            allow_download=config.allow_download,
+        )
+    except DatasetUnavailable as error:
+        raise _SetupProblem(str(error)) from None
+    if len(data.x_train) < config.global_batch_size:
+        raise _SetupProblem(
+            f"{len(data.x_train)} training images are fewer than one global batch of "
+            f"{config.global_batch_size}: lower --batch-size or raise --train-samples"
+        )
+    return data
+
+
+def _image_size(config: RunConfig, data) -> int:
+    from keras_profiler import models
+
+    return config.image_size or models.load(config.model).default_image_size or data.image_shape[0]
+
+
+def _build_model(keras, config: RunConfig, data):
+    """The model under test, behind an on-device upscale when it runs at a larger size."""
+    from keras_profiler import models
+    from keras_profiler.models import _common
+
+    keras.utils.set_random_seed(config.seed)
+    keras.mixed_precision.set_global_policy(config.precision)
+    spec = models.load(config.model)
+    size = _image_size(config, data)
+    channels = data.image_shape[-1]
+    if size == data.image_shape[0]:
+        model = spec.build(data.image_shape, data.num_classes)
+    else:
+        inputs = keras.layers.Input(data.image_shape)
+        base = spec.build((size, size, channels), data.num_classes)
+        model = keras.models.Model(inputs, base(_common.upscale(inputs, size)), name=base.name)
+    model.compile(
+        optimizer=_optimizer(keras, config),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def _optimizer(keras, config: RunConfig):
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=config.learning_rate)
+    return keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=0.9)
+
+
+def _fit(keras, config: RunConfig, model, data):
+    """Trains with the ProfilerCallback and returns it, holding the figures."""
+    from keras_profiler.callback import ProfilerCallback
+
+    x_train, y_train = _training_split(config, data)
+    callback = ProfilerCallback(
+        samples_per_epoch=len(x_train),
+        batch_size=config.global_batch_size,
+        validation_data=(_scaled(data.x_test), data.y_test),
+    )
+    model.fit(
+        x_train,
+        y_train,
+        batch_size=config.global_batch_size,
+        epochs=config.epochs,
+        shuffle=True,
+        verbose=1 if sys.stdout.isatty() else 2,
+        callbacks=[callback],
+    )
+    return callback
+
+
+def _training_split(config: RunConfig, data):
+    """Whole global batches only, so every step has the same shape (no
+    recompilation for a ragged last batch), capped by --steps-per-epoch."""
+    batches = len(data.x_train) // config.global_batch_size
+    if config.steps_per_epoch:
+        batches = min(batches, config.steps_per_epoch)
+    count = batches * config.global_batch_size
+    return _scaled(data.x_train[:count]), data.y_train[:count]
+
+
+def _scaled(images):
+    return images.astype("float32") / 255.0
+
+
+def _describe_environment(keras, adapter) -> dict:
+    described = environment.collect()
+    described["keras"] = keras.__version__
+    described["backend"] = adapter.name
+    described["libraries"] = adapter.library_versions()
+    return described
+
+
+def _describe_devices(adapter, described_environment) -> list[dict]:
+    devices = adapter.describe_devices()
+    for device in devices:
+        if device["kind"] == "cpu":
+            device["name"] = described_environment["cpu_model"]
+    return devices
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,91 @@
+"""Model definitions shared by every backend, and the registry that finds them.
+
+Every public module in this folder (a name not starting with ``_``) is a model,
+registered under its file name. It defines::
+
+    def build(input_shape, num_classes) -> keras.Model   # a functional model
+    DEFAULT_IMAGE_SIZE = 299   # optional: the input size the model is run at;
+                               # absent or None: the dataset's own size
+
+The files use only layers present in both Keras 3 and Keras 2.2, so that the
+same definitions serve the Keras 3 backends and keras-mxnet. Listing and
+checking names never imports Keras: the launcher validates ``--model`` before
+any framework is loaded.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+USER_MODEL_HINT = "give a registered name or path/to/file.py:function"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model builder and the input size it runs at."""
+
+    name: str
+    build: Callable
+    default_image_size: int | None
+
+
+def available() -> list[str]:
+    """Names of the registered models, sorted."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+def check(spec: str) -> None:
+    """Raises ValueError with what to change when ``spec`` names no model.
+
+    Works without importing Keras: a user's file is parsed, not run.
+    """
+    if ":" not in spec:
+        if spec not in available():
+            raise ValueError(
+                f"unknown model {spec!r}: choose one of {', '.join(available())} "
+                f"or {USER_MODEL_HINT}"
+            )
+        return
+    path, function = _split_user_spec(spec)
+    if not path.is_file():
+        raise ValueError(f"model file {str(path)!r} not found: {USER_MODEL_HINT}")
+    tree = ast.parse(path.read_text(), filename=str(path))
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    if function not in defined:
+        raise ValueError(
+            f"{str(path)!r} defines no top-level function {function!r}: "
+            f"define {function}(input_shape, num_classes) there"
+        )
+
+
+def load(spec: str) -> ModelSpec:
+    """Imports the builder named by ``spec`` (a registered name or file.py:function)."""
+    check(spec)
+    if ":" in spec:
+        path, function = _split_user_spec(spec)
+        module = _import_file(path)
+        name = f"{path.stem}:{function}"
+        build = getattr(module, function)
+    else:
+        module = importlib.import_module(f"{__name__}.{spec}")
+        name = spec
+        build = module.build
+    return ModelSpec(name, build, getattr(module, "DEFAULT_IMAGE_SIZE", None))
+
+
+def _split_user_spec(spec: str) -> tuple[Path, str]:
+    path, _, function = spec.rpartition(":")
+    return Path(path).expanduser(), function
+
+
+def _import_file(path: Path):
+    module_spec = importlib.util.spec_from_file_location(f"user_model_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,97 @@
+"""Bad input: one line that says what to change, exit status 2, no record."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from keras_profiler import cli
+
+
+def run_main(capsys, tmp_path, *args):
+    code = cli.main(
+        [
+            *args,
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--reports-dir",
+            str(tmp_path / "reports"),
+        ]
+    )
+    err = capsys.readouterr().err
+    return code, err
+
+
+def assert_one_line_error(code, err, tmp_path, *phrases):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("keras-profiler: error:")
+    for phrase in phrases:
+        assert phrase in lines[0]
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "args, phrases",
+    [
+        (["--backend", "theano", "--model", "tiny"], ["theano", "jax, tensorflow, torch"]),
+        (["--backend", "jax,caffe", "--model", "tiny"], ["caffe"]),
+        (["--backend", "jax", "--model", "resnet5"], ["resnet5", "resnet50", "file.py:function"]),
+        (["--backend", "jax", "--model", "tiny", "--dataset", "imagenet"], ["imagenet", "cifar10"]),
+        (["--backend", "jax", "--model", "tiny", "--gpus", "0"], ["--gpus must be at least 1"]),
+        (
+            ["--backend", "jax", "--model", "tiny", "--batch-size", "0"],
+            ["--batch-size must be at least 1"],
+        ),
+        (["--backend", "jax", "--model", "tiny", "--epochs", "0"], ["--epochs must be at least 1"]),
+        (["--backend", "jax", "--model", "tiny", "--precision", "fp8"], ["fp8"]),
+        (["--backend", "jax", "--model", "tiny", "--batch-size", "many"], ["many"]),
+        (["--model", "tiny"], ["--backend"]),
+        (["--backend", "jax", "--model", "tiny", "--learning-rate", "-1"], ["--learning-rate"]),
+    ],
+)
+def test_bad_arguments(capsys, tmp_path, args, phrases):
+    code, err = run_main(capsys, tmp_path, *args)
+    assert_one_line_error(code, err, tmp_path, *phrases)
+
+
+def test_missing_user_model_function(capsys, tmp_path):
+    path = tmp_path / "mine.py"
+    path.write_text("def other(input_shape, num_classes):\n    pass\n")
+    code, err = run_main(capsys, tmp_path, "--backend", "jax", "--model", f"{path}:mine")
+    assert_one_line_error(code, err, tmp_path, "mine.py", "'mine'")
+
+
+def test_backend_library_not_installed(capsys, tmp_path, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
+    code, err = run_main(capsys, tmp_path, "--backend", "jax,torch", "--model", "tiny")
+    assert_one_line_error(code, err, tmp_path, "'torch'", "pip install torch")
+
+
+def test_missing_data_offline(run_cli, tmp_path):
+    empty = tmp_path / "no-data"
+    result = run_cli(
+        "--backend", "jax", "--model", "tiny", "--data-dir", str(empty), "--no-download"
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("keras-profiler: error:"), result.stderr
+    assert "cifar-10-python.tar.gz" in lines[0] and str(empty) in lines[0]
+    assert "--dataset synthetic" in lines[0]
+    assert result.records == []
+
+
+def test_corrupt_archive(run_cli, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "cifar-10-python.tar.gz").write_bytes(b"not an archive")
+    result = run_cli("--backend", "jax", "--model", "tiny", "--data-dir", str(data))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "corrupt" in lines[0], result.stderr
+    assert result.records == []
