@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+from keras_profiler.datasets import _cifar10_writer as cifar10_writer
 from keras_profiler.datasets import cifar10
 
 NUM_QUADRANTS = 4
@@ -76,7 +78,7 @@ def write_quadrant_cifar(
     x, y = quadrant_dataset(n_train + n_test, seed, shuffle_labels)
     splits = (x[:n_train], y[:n_train], x[n_train:], y[n_train:])
     if form == "folder":
-        cifar10.write_batches(data_dir / cifar10.FOLDER, *splits)
+        cifar10_writer.write_batches(data_dir / cifar10.FOLDER, *splits)
     else:
-        cifar10.write_archive(data_dir / cifar10.ARCHIVE, *splits)
+        cifar10_writer.write_archive(data_dir / cifar10.ARCHIVE, *splits)
     return data_dir

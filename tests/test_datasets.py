@@ -9,10 +9,12 @@ import tarfile
 import types
 
 import fakedata
-import keras_profiler.datasets as datasets
 import numpy as np
 import pytest
+
+import keras_profiler.datasets as datasets
 from keras_profiler.datasets import DatasetUnavailable, cifar10, synthetic
+from keras_profiler.datasets import _cifar10_writer as cifar10_writer
 
 
 def _planes_dataset(n: int) -> np.ndarray:
@@ -55,7 +57,7 @@ def _assert_one_line_mentioning(exc_info, *words):
 
 def test_folder_round_trip_keeps_pixels_and_channel_order(tmp_path):
     splits = _splits()
-    cifar10.write_batches(tmp_path / cifar10.FOLDER, *splits)
+    cifar10_writer.write_batches(tmp_path / cifar10.FOLDER, *splits)
     dataset = _load(tmp_path)
     _assert_same(dataset, *splits)
     x = dataset.x_train
@@ -70,7 +72,9 @@ def test_folder_round_trip_keeps_pixels_and_channel_order(tmp_path):
 def test_written_batches_have_the_official_layout(tmp_path):
     """Checked without the reader, so a mistake in both could not cancel out."""
     x_train, y_train, x_test, y_test = _splits(n_train=10)
-    folder = cifar10.write_batches(tmp_path / "out", x_train, y_train, x_test, y_test, batches=2)
+    folder = cifar10_writer.write_batches(
+        tmp_path / "out", x_train, y_train, x_test, y_test, batches=2
+    )
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["batches.meta", "data_batch_1", "data_batch_2", "test_batch"]
     with open(folder / "data_batch_2", "rb") as f:
@@ -93,7 +97,7 @@ def test_written_batches_have_the_official_layout(tmp_path):
 
 def test_written_pickles_are_python2_strings_like_the_originals(tmp_path):
     """Readers that decode with encoding='latin1' get str keys, as with the real files."""
-    folder = cifar10.write_batches(tmp_path / "out", *_splits())
+    folder = cifar10_writer.write_batches(tmp_path / "out", *_splits())
     with open(folder / "test_batch", "rb") as f:
         batch = pickle.load(f, encoding="latin1")
     assert set(batch) == {"data", "labels", "batch_label", "filenames"}
@@ -102,7 +106,7 @@ def test_written_pickles_are_python2_strings_like_the_originals(tmp_path):
 
 def test_archive_round_trip_through_internal_reader(tmp_path):
     splits = _splits()
-    archive = cifar10.write_archive(tmp_path / cifar10.ARCHIVE, *splits)
+    archive = cifar10_writer.write_archive(tmp_path / cifar10.ARCHIVE, *splits)
     with tarfile.open(archive) as tar:
         names = tar.getnames()
     assert names[0] == "cifar-10-batches-py"
@@ -142,13 +146,13 @@ def test_quadrant_shuffled_labels_keep_counts(tmp_path):
 
 def test_folder_is_preferred_to_archive(tmp_path):
     splits = _splits()
-    cifar10.write_batches(tmp_path / cifar10.FOLDER, *splits)
+    cifar10_writer.write_batches(tmp_path / cifar10.FOLDER, *splits)
     (tmp_path / cifar10.ARCHIVE).write_bytes(b"not even a tar")
     _assert_same(_load(tmp_path), *splits)
 
 
 def test_unofficial_archive_is_rejected_as_corrupt(tmp_path):
-    archive = cifar10.write_archive(tmp_path / cifar10.ARCHIVE, *_splits())
+    archive = cifar10_writer.write_archive(tmp_path / cifar10.ARCHIVE, *_splits())
     with pytest.raises(DatasetUnavailable) as exc_info:
         _load(tmp_path, allow_download=True)
     _assert_one_line_mentioning(exc_info, "corrupt", archive, cifar10.MD5, "synthetic", "delete")
@@ -165,7 +169,7 @@ def test_missing_data_without_download_names_the_folder(tmp_path):
 
 
 def test_truncated_pickle_is_malformed(tmp_path):
-    folder = cifar10.write_batches(tmp_path / cifar10.FOLDER, *_splits())
+    folder = cifar10_writer.write_batches(tmp_path / cifar10.FOLDER, *_splits())
     batch = folder / "data_batch_3"
     batch.write_bytes(batch.read_bytes()[:500])
     with pytest.raises(DatasetUnavailable) as exc_info:
@@ -185,7 +189,7 @@ def test_truncated_pickle_is_malformed(tmp_path):
     ],
 )
 def test_structurally_wrong_batch_is_malformed(tmp_path, content, complaint):
-    folder = cifar10.write_batches(tmp_path / cifar10.FOLDER, *_splits())
+    folder = cifar10_writer.write_batches(tmp_path / cifar10.FOLDER, *_splits())
     (folder / "test_batch").write_bytes(pickle.dumps(content, protocol=2))
     with pytest.raises(DatasetUnavailable) as exc_info:
         _load(tmp_path)
@@ -193,7 +197,7 @@ def test_structurally_wrong_batch_is_malformed(tmp_path, content, complaint):
 
 
 def test_missing_batch_is_malformed(tmp_path):
-    folder = cifar10.write_batches(tmp_path / cifar10.FOLDER, *_splits())
+    folder = cifar10_writer.write_batches(tmp_path / cifar10.FOLDER, *_splits())
     (folder / "data_batch_2").unlink()
     with pytest.raises(DatasetUnavailable) as exc_info:
         _load(tmp_path)
@@ -206,7 +210,7 @@ class _Sneaky:
 
 
 def test_pickle_calling_other_code_is_refused(tmp_path, capsys):
-    folder = cifar10.write_batches(tmp_path / cifar10.FOLDER, *_splits())
+    folder = cifar10_writer.write_batches(tmp_path / cifar10.FOLDER, *_splits())
     (folder / "test_batch").write_bytes(pickle.dumps(_Sneaky(), protocol=2))
     with pytest.raises(DatasetUnavailable) as exc_info:
         _load(tmp_path)
@@ -217,7 +221,7 @@ def test_pickle_calling_other_code_is_refused(tmp_path, capsys):
 def test_batches_repickled_by_python3_still_read(tmp_path):
     """Users re-saving the batches with today's pickle (bytes via _codecs) are fine."""
     splits = _splits()
-    folder = cifar10.write_batches(tmp_path / cifar10.FOLDER, *splits)
+    folder = cifar10_writer.write_batches(tmp_path / cifar10.FOLDER, *splits)
     for protocol in (2, pickle.HIGHEST_PROTOCOL):
         for path in folder.glob("*_batch*"):
             with open(path, "rb") as f:
@@ -231,14 +235,14 @@ def test_batches_repickled_by_python3_still_read(tmp_path):
 
 def test_sample_counts_keep_the_first_images(tmp_path):
     splits = _splits(n_train=12, n_test=5)
-    cifar10.write_batches(tmp_path / cifar10.FOLDER, *splits)
+    cifar10_writer.write_batches(tmp_path / cifar10.FOLDER, *splits)
     dataset = _load(tmp_path, train_samples=7, test_samples=5)
     x_train, y_train, x_test, y_test = splits
     _assert_same(dataset, x_train[:7], y_train[:7], x_test, y_test)
 
 
 def test_asking_for_more_samples_than_there_are_says_how_many(tmp_path):
-    cifar10.write_batches(tmp_path / cifar10.FOLDER, *_splits(n_train=12, n_test=5))
+    cifar10_writer.write_batches(tmp_path / cifar10.FOLDER, *_splits(n_train=12, n_test=5))
     with pytest.raises(DatasetUnavailable) as exc_info:
         _load(tmp_path, test_samples=6)
     _assert_one_line_mentioning(exc_info, "test_samples=6", "only 5")
@@ -262,7 +266,7 @@ def test_download_goes_into_data_dir_with_md5(tmp_path, monkeypatch):
 
     def get_file(**kwargs):
         calls.append(kwargs)
-        return str(cifar10.write_archive(data_dir / kwargs["fname"], *splits))
+        return str(cifar10_writer.write_archive(data_dir / kwargs["fname"], *splits))
 
     _fake_keras(monkeypatch, get_file)
     dataset = _load(data_dir, allow_download=True)

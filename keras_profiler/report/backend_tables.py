@@ -81,7 +81,8 @@ def backend_table(runs: pd.DataFrame) -> str:
     table = pd.DataFrame(body, index=list(columns)).T
     table.index.name = ""
     align = ("left",) + ("center",) * len(columns)
-    return table.to_markdown(colalign=align)
+    # Cells are preformatted text: stop tabulate re-parsing "1.0000" into "1".
+    return table.to_markdown(colalign=align, disable_numparse=True)
 
 
 def failure_lines(runs: pd.DataFrame) -> list[str]:
