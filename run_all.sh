@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Regenerates reports/ from fresh runs in the reference settings: every
+# installed Keras 3 backend, ResNet-50 on CIFAR-10 (10 epochs) and Inception-v3
+# on CIFAR-10 upscaled to 299x299 on the device (5 epochs), batch 32 per
+# device, seed 1337, one device. Extra arguments go to every run, e.g.
+#   ./run_all.sh --dataset synthetic --steps-per-epoch 50
+# A failed run is recorded and shown in the reports; the script goes on.
+set -euo pipefail
+cd "$(dirname "$0")"
+python=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
+
+installed=$("$python" -c 'from keras_profiler import backends
+print(",".join(n for n in backends.NAMES if not backends.missing_library(n)))')
+[ -n "$installed" ] || { echo "run_all.sh: no Keras backend is installed" >&2; exit 2; }
+
+profile() {
+  # Exit status 1 means some run failed and was recorded: go on. 2 is bad input: stop.
+  "$python" -m keras_profiler --backend "$installed" --no-report "$@" || [ $? -eq 1 ]
+}
+profile --model resnet50 --epochs 10 "$@"
+profile --model inception_v3 --epochs 5 "$@"
+"$python" -m keras_profiler report
