@@ -170,7 +170,8 @@ def _run_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         metavar="N",
-        help="devices to train on; on a machine without GPUs, N CPU devices",
+        help="devices to train on (this version profiles one: a GPU where there is one, "
+        "else the CPU)",
     )
     add("--batch-size", type=int, default=32, help="images per device per step")
     add(

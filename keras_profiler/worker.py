@@ -50,11 +50,11 @@ def run(config: RunConfig) -> dict:
     try:
         result["environment"] = _describe_environment(keras, adapter)
         result["devices"] = _describe_devices(adapter, result["environment"])
-        model = _build_model(keras, config, data)
+        model, image_size = _build_model(keras, config, data)
         result["model"] = {
             "name": model.name,
             "parameters": int(model.count_params()),
-            "image_size": _image_size(config, data),
+            "image_size": image_size,
         }
         callback = _fit(keras, config, model, data)
         result.update(status="ok", error=None)
@@ -87,21 +87,16 @@ def _load_data(config: RunConfig):
     return data
 
 
-def _image_size(config: RunConfig, data) -> int:
-    from keras_profiler import models
-
-    return config.image_size or models.load(config.model).default_image_size or data.image_shape[0]
-
-
 def _build_model(keras, config: RunConfig, data):
-    """The model under test, behind an on-device upscale when it runs at a larger size."""
+    """The compiled model under test, and the image size it sees: models run
+    at a larger size than the data's get an on-device upscale in front."""
     from keras_profiler import models
     from keras_profiler.models import _common
 
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
     spec = models.load(config.model)
-    size = _image_size(config, data)
+    size = config.image_size or spec.default_image_size or data.image_shape[0]
     channels = data.image_shape[-1]
     if size == data.image_shape[0]:
         model = spec.build(data.image_shape, data.num_classes)
@@ -114,7 +109,7 @@ def _build_model(keras, config: RunConfig, data):
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    return model
+    return model, size
 
 
 def _optimizer(keras, config: RunConfig):

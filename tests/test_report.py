@@ -125,3 +125,21 @@ def test_corrupt_files_are_listed_and_stale_pages_removed(tmp_path):
     assert len(problems) == 1 and "junk" in problems[0]
     assert "junk" in (reports / "README.md").read_text()
     assert (results / "junk" / "record.json").read_text() == "{"
+
+
+def test_report_command_regenerates_from_records_alone(tmp_path, capsys):
+    from keras_profiler import cli
+
+    write_all(tmp_path / "results", [run("a", "tensorflow", 1)])
+    code = cli.main(
+        [
+            "report",
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--reports-dir",
+            str(tmp_path / "reports"),
+        ]
+    )
+    assert code == 0
+    assert "### tensorflow" in (tmp_path / "reports" / "resnet50.md").read_text()
+    assert "| resnet50 | tensorflow | 1 |" in (tmp_path / "reports" / "README.md").read_text()

@@ -48,7 +48,8 @@ class TensorFlowBackend(Backend):
     def library_versions(self):
         import tensorflow as tf
 
-        build = tf.sysconfig.get_build_info()
+        # The build's CUDA versions say nothing about a run on the CPU.
+        build = tf.sysconfig.get_build_info() if tf.config.list_physical_devices("GPU") else {}
         return {
             "tensorflow": tf.__version__,
             "cuda": build.get("cuda_version"),
