@@ -55,6 +55,8 @@ def run(config: RunConfig) -> dict:
             "name": model.name,
             "parameters": int(model.count_params()),
             "image_size": image_size,
+            # The policy in effect, read back from the model (Keras 2 has none).
+            "dtype_policy": getattr(getattr(model, "dtype_policy", None), "name", None),
         }
         callback = _fit(keras, config, model, data)
         result.update(status="ok", error=None)

@@ -54,7 +54,12 @@ def test_learns_the_easy_dataset(run_cli, easy_data, tmp_path, backend):
     assert all(e["images"] == 62 * 32 for e in record["epochs"])
     assert summary["steady_images_per_second"] > 0
     assert summary["peak_memory"]["host_peak_rss_mib"] > 50
-    assert record["model"] == {"name": "tiny", "parameters": 2842, "image_size": 32}
+    assert record["model"] == {
+        "name": "tiny",
+        "parameters": 2842,
+        "image_size": 32,
+        "dtype_policy": "float32",
+    }
     assert record["devices"][0]["kind"] == "cpu"
     assert record["environment"]["libraries"][backend].count(".") >= 1
     page = (tmp_path / "reports" / "tiny.md").read_text()
@@ -94,3 +99,13 @@ def test_same_seed_gives_the_same_first_epoch_loss(run_cli, backend):
     losses = [r["epochs"][0]["loss"] for r in second.records]
     assert len(losses) == 2
     assert round(losses[0], 4) == round(losses[1], 4)
+
+
+def test_learns_under_mixed_precision(run_cli, easy_data):
+    result = run_cli(
+        "--backend", "jax", *EASY, "--data-dir", str(easy_data), "--precision", "mixed_bfloat16"
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.record["model"]["dtype_policy"] == "mixed_bfloat16"
+    assert result.record["summary"]["test_accuracy"] > 0.9
