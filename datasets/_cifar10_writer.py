@@ -79,23 +79,10 @@ def write_archive(
 ) -> Path:
     """Writes images as a CIFAR-10 python tar.gz, in the official format.
 
-    Members are ``cifar-10-batches-py/`` and the files ``write_batches``
-    writes, under it. The result is not the official archive, so ``load``
-    rejects its md5: it is for tests and for readers that skip the checksum.
-
-    Args:
-        tar_path: The archive to write, normally ``<data_dir>/cifar-10-python.tar.gz``.
-        x_train: uint8 training images, shape (N, 32, 32, 3).
-        y_train: Training labels in 0..9, shape (N,).
-        x_test: uint8 test images, shape (M, 32, 32, 3).
-        y_test: Test labels in 0..9, shape (M,).
-        batches: How many files to split the training images over.
-
-    Returns:
-        ``tar_path``.
-
-    Raises:
-        ValueError: The arrays are not CIFAR-10 shaped.
+    Members are ``cifar-10-batches-py/`` and, under it, the files
+    ``write_batches`` writes (the arguments are the same). The result is not
+    the official archive, so ``load`` rejects its md5: it is for tests and for
+    readers that skip the checksum. Returns ``tar_path``.
     """
     tar_path = Path(tar_path)
     tar_path.parent.mkdir(parents=True, exist_ok=True)

@@ -42,13 +42,22 @@ def run(config: RunConfig, results_dir: str | Path) -> RunRecord:
     with tempfile.TemporaryDirectory(prefix="keras-profiler-") as scratch:
         scratch = Path(scratch)
         config_path, result_path = scratch / "config.json", scratch / "result.json"
+        epochs_path = scratch / "epochs.jsonl"
         config_path.write_text(json.dumps(config.to_dict()))
-        command = [sys.executable, "-m", "keras_profiler.worker", config_path, result_path]
+        command = [
+            sys.executable,
+            "-m",
+            "keras_profiler.worker",
+            config_path,
+            result_path,
+            epochs_path,
+        ]
         outcome = _run_worker(command, child_environment(config, scratch), config.timeout_seconds)
         result = json.loads(result_path.read_text()) if result_path.exists() else None
+        epochs = _read_epochs(epochs_path)
     if result and result.get("status") == "usage_error":
         raise UsageError(result["message"])
-    record = _record(config, result, outcome, started_at, time.monotonic() - started)
+    record = _record(config, result, epochs, outcome, started_at, time.monotonic() - started)
     records.write(record, results_dir)
     return record
 
@@ -140,9 +149,21 @@ def _die_with_parent() -> None:
         pass
 
 
-def _record(config, result, outcome: _Outcome, started_at: str, wall: float) -> RunRecord:
+def _read_epochs(path: Path) -> list[EpochMetrics]:
+    """The epochs the worker finished; a line torn by a kill mid-write is dropped."""
+    if not path.exists():
+        return []
+    epochs = []
+    for line in path.read_text().splitlines():
+        try:
+            epochs.append(EpochMetrics.from_dict(json.loads(line)))
+        except ValueError:
+            break
+    return epochs
+
+
+def _record(config, result, epochs, outcome: _Outcome, started_at: str, wall: float):
     result = result or {}
-    epochs = [EpochMetrics.from_dict(e) for e in result.get("epochs", [])]
     if outcome.timed_out:
         status, error = "timeout", outcome.describe()
     elif "status" in result:

@@ -1,9 +1,11 @@
 """The worker: one measured run, inside a fresh process.
 
-``python -m keras_profiler.worker CONFIG.json RESULT.json``. The launcher has
-set the environment (KERAS_BACKEND, KERAS_HOME, allocator switches) before
-this process imported anything. The worker never raises: it writes a result
-document saying what happened, which the launcher turns into a record.
+``python -m keras_profiler.worker CONFIG.json RESULT.json EPOCHS.jsonl``. The
+launcher has set the environment (KERAS_BACKEND, KERAS_HOME, allocator
+switches) before this process imported anything. The worker never raises: it
+writes a result document saying what happened, which the launcher turns into
+a record. Each epoch's figures are appended to EPOCHS.jsonl as soon as the
+epoch ends, so a run that fails, is killed or times out later keeps them.
 
 A result's status is a record status (ok, oom, error), or ``usage_error``
 when the run cannot start for a reason the user must fix (data missing):
@@ -26,17 +28,18 @@ class _SetupProblem(Exception):
 
 
 def main(argv: list[str]) -> int:
-    config_path, result_path = argv
+    config_path, result_path, epochs_path = argv
     with open(config_path) as file:
         config = RunConfig.from_dict(json.load(file))
-    result = run(config)
+    result = run(config, epochs_path)
     with open(result_path, "w") as file:
         json.dump(result, file)
     return 0
 
 
-def run(config: RunConfig) -> dict:
-    """Trains as ``config`` says and returns the result document."""
+def run(config: RunConfig, epochs_path: str) -> dict:
+    """Trains as ``config`` says, streaming epochs to ``epochs_path``, and
+    returns the result document."""
     try:
         import keras
 
@@ -46,7 +49,7 @@ def run(config: RunConfig) -> dict:
         data = _load_data(config)
     except _SetupProblem as problem:
         return {"status": "usage_error", "message": str(problem)}
-    result, callback = {}, None
+    result = {}
     try:
         result["environment"] = _describe_environment(keras, adapter)
         result["devices"] = _describe_devices(adapter, result["environment"])
@@ -58,12 +61,11 @@ def run(config: RunConfig) -> dict:
             # The policy in effect, read back from the model (Keras 2 has none).
             "dtype_policy": getattr(getattr(model, "dtype_policy", None), "name", None),
         }
-        callback = _fit(keras, config, model, data)
+        _fit(keras, config, model, data, epochs_path)
         result.update(status="ok", error=None)
     except Exception as error:  # a failed run is a result to record, not a crash
         status = "oom" if adapter.is_out_of_memory(error) else "error"
         result.update(status=status, error=traceback.format_exc())
-    result["epochs"] = [e.to_dict() for e in callback.epochs] if callback else []
     return result
 
 
@@ -120,12 +122,12 @@ def _optimizer(keras, config: RunConfig):
     return keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=0.9)
 
 
-def _fit(keras, config: RunConfig, model, data):
-    """Trains with the ProfilerCallback and returns it, holding the figures."""
+def _fit(keras, config: RunConfig, model, data, epochs_path: str) -> None:
+    """Trains with the ProfilerCallback, each epoch's figures streamed to a file."""
     from keras_profiler.callback import ProfilerCallback
 
     x_train, y_train = _training_split(config, data)
-    callback = ProfilerCallback(
+    profiler = ProfilerCallback(
         samples_per_epoch=len(x_train),
         batch_size=config.global_batch_size,
         validation_data=(_scaled(data.x_test), data.y_test),
@@ -137,9 +139,20 @@ def _fit(keras, config: RunConfig, model, data):
         epochs=config.epochs,
         shuffle=True,
         verbose=1 if sys.stdout.isatty() else 2,
-        callbacks=[callback],
+        # Keras calls callbacks in this order: the profiler has the epoch first.
+        callbacks=[profiler, _epoch_stream(keras, profiler, epochs_path)],
     )
-    return callback
+
+
+def _epoch_stream(keras, profiler, path: str):
+    """A callback appending the profiler's latest epoch to ``path`` as one JSON line."""
+
+    class EpochStream(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            with open(path, "a") as file:
+                file.write(json.dumps(profiler.epochs[-1].to_dict()) + "\n")
+
+    return EpochStream()
 
 
 def _training_split(config: RunConfig, data):

@@ -47,3 +47,28 @@ def test_hooks_no_batches():
     # hooks alone (keras/src/callbacks/callback_list.py).
     for hook in ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end"):
         assert getattr(ProfilerCallback, hook) is getattr(keras.callbacks.Callback, hook)
+
+
+def test_epoch_time_includes_the_wait_for_the_device(monkeypatch):
+    # The clock must stop only after synchronize() returns: a slow device
+    # (here a synchronize that takes 0.3 s) shows in every epoch's time.
+    import time
+
+    from keras_profiler import backends
+
+    adapter = backends.current()
+    calls = []
+
+    def slow_sync(model):
+        calls.append(model)
+        time.sleep(0.3)
+
+    monkeypatch.setattr(adapter, "synchronize", slow_sync)
+    x, y = fakedata.quadrant_dataset(64, seed=1)
+    model = tiny.build((32, 32, 3), 10)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    callback = ProfilerCallback(batch_size=32)
+    model.fit(x.astype("float32"), y, batch_size=32, epochs=2, verbose=0, callbacks=[callback])
+
+    assert calls == [model, model]
+    assert all(e.seconds >= 0.3 for e in callback.epochs)

@@ -6,18 +6,8 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-FAST = (
-    "--backend",
-    "jax",
-    "--dataset",
-    "synthetic",
-    "--train-samples",
-    "64",
-    "--test-samples",
-    "32",
-    "--epochs",
-    "1",
-)
+SMALL = ("--dataset", "synthetic", "--train-samples", "64", "--test-samples", "32")
+FAST = ("--backend", "jax", *SMALL, "--epochs", "1")
 
 
 def user_model(tmp_path, body: str) -> str:
@@ -52,3 +42,45 @@ def test_timeout_is_recorded(run_cli, tmp_path):
     assert result.returncode == 1
     assert result.record["status"] == "timeout"
     assert result.record["wall_seconds"] < 120
+
+
+def test_a_failure_mid_training_keeps_the_finished_epochs(run_cli, tmp_path):
+    # Keras's torch backend runs each training step eagerly, so this layer's
+    # Python runs every step: 2 steps per epoch, it raises in epoch 3.
+    path = tmp_path / "bomb.py"
+    path.write_text(
+        "import keras\n"
+        "from keras_profiler.models import tiny\n\n"
+        "class Bomb(keras.layers.Layer):\n"
+        "    steps = 0\n\n"
+        "    def call(self, x, training=None):\n"
+        "        if training:\n"
+        "            Bomb.steps += 1\n"
+        "            if Bomb.steps > 4:\n"
+        "                raise RuntimeError('boom in epoch 3')\n"
+        "        return x\n\n"
+        "def build(input_shape, num_classes):\n"
+        "    inputs = keras.layers.Input(input_shape)\n"
+        "    outputs = tiny.build(input_shape, num_classes)(Bomb()(inputs))\n"
+        "    return keras.models.Model(inputs, outputs)\n"
+    )
+    result = run_cli("--backend", "torch", "--model", f"{path}:build", *SMALL, "--epochs", "5")
+
+    assert result.returncode == 1
+    record = result.record
+    assert record["status"] == "error" and "boom in epoch 3" in record["error"]
+    assert [e["epoch"] for e in record["epochs"]] == [1, 2]
+    assert record["summary"]["epochs"] == 2
+
+
+def test_a_timeout_keeps_the_epochs_it_finished(run_cli):
+    result = run_cli(
+        "--backend", "jax", *SMALL, "--epochs", "100000", "--model", "tiny", "--timeout", "25"
+    )
+
+    assert result.returncode == 1
+    record = result.record
+    assert record["status"] == "timeout"
+    numbers = [e["epoch"] for e in record["epochs"]]
+    assert numbers and numbers == list(range(1, len(numbers) + 1))
+    assert record["summary"]["epochs"] == len(numbers)

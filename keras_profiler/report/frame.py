@@ -49,7 +49,6 @@ def _row(record: RunRecord) -> dict:
         "parameters": record.model.get("parameters"),
         **{key: config.get(key) for key in SETUP_COLUMNS if key in config},
     }
-    row["model"] = config["model"]
     row["synthetic"] = config["dataset"] == "synthetic"
     # The setup key is the size asked for (None: the model's default), so that a
     # run that died before building its model still lands in the right table.
