@@ -117,7 +117,10 @@ def _outcome(record) -> str:
     summary = record.summary
     rate = summary.steady_images_per_second or summary.first_epoch_images_per_second
     which = "steady state" if summary.steady_images_per_second else "first epoch only"
-    accuracy = "n/a" if summary.test_accuracy is None else f"{summary.test_accuracy:.4f}"
+    if record.config["dataset"] == "synthetic":
+        accuracy = "n/a (synthetic data)"
+    else:
+        accuracy = "n/a" if summary.test_accuracy is None else f"{summary.test_accuracy:.4f}"
     return (
         f"ok: {record.config['backend']} {rate:.1f} images/sec ({which}), "
         f"test accuracy {accuracy} ({where})"
