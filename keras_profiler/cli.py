@@ -10,10 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from keras_profiler import backends, launcher, report
+from keras_profiler import backends, gpus, launcher, report
 from keras_profiler import datasets as dataset_registry
 from keras_profiler import models as model_registry
-from keras_profiler.config import OPTIMIZERS, PRECISIONS, RunConfig
+from keras_profiler.config import LR_SCALINGS, OPTIMIZERS, PRECISIONS, RunConfig
 from keras_profiler.errors import UsageError
 
 DEFAULT_DATA_DIR = "~/.cache/keras-profiler/datasets"
@@ -86,6 +86,10 @@ def _config(args, backend: str) -> RunConfig:
         data_dir=str(args.data_dir),
         allow_download=not args.no_download,
         timeout_seconds=args.timeout,
+        strategy=args.strategy,
+        bucket_mb=args.bucket_mb,
+        lr_scaling=args.lr_scaling,
+        jit_compile=None if args.jit_compile is None else args.jit_compile == "on",
     )
 
 
@@ -99,14 +103,23 @@ def _check_installed(backend: str) -> None:
 
 
 def _check_devices(config: RunConfig) -> None:
-    if config.devices > 1:
-        raise UsageError(f"--gpus {config.devices}: this version profiles one device; use --gpus 1")
+    """More devices than the machine has, or a setting this machine cannot run."""
+    present = gpus.count()
+    if present and config.devices > present:
+        raise UsageError(
+            f"--gpus {config.devices}: this machine has {present} GPU(s): "
+            f"use --gpus {present} or fewer"
+        )
+    problem = backends.get(config.backend).problem(config, present)
+    if problem:
+        raise UsageError(f"{config.backend}: {problem}")
 
 
 def _describe(config: RunConfig) -> str:
     return (
-        f"{config.backend} | {config.model} | {config.dataset} | {config.devices} device(s) | "
-        f"batch {config.batch_size}/device | {config.epochs} epoch(s) | {config.precision}"
+        f"{config.backend} | {config.model} | {config.dataset} | {config.devices} device(s), "
+        f"{config.strategy} | batch {config.batch_size}/device | {config.epochs} epoch(s) | "
+        f"{config.precision}"
     )
 
 
@@ -173,8 +186,32 @@ def _run_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         metavar="N",
-        help="devices to train on (this version profiles one: a GPU where there is one, "
-        "else the CPU)",
+        help="devices to train on, data parallel: GPUs where the machine has them, else "
+        "N virtual devices carved out of the CPU (the multi-device code path, not a speedup)",
+    )
+    add(
+        "--strategy",
+        help="how devices share the work; default: the backend's data-parallel one. "
+        + "; ".join(f"{b}: {', '.join(n)}" for b, n in backends.strategies_by_backend().items())
+        + " (single: plain fit on one device, no distribution)",
+    )
+    add(
+        "--bucket-mb",
+        type=float,
+        metavar="MB",
+        help="torch ddp: gradient bucket size for the all-reduce (PyTorch's default: 25)",
+    )
+    add(
+        "--lr-scaling",
+        default="fixed",
+        choices=LR_SCALINGS,
+        help="fixed: the same learning rate at any device count; linear: multiplied by devices",
+    )
+    add(
+        "--jit-compile",
+        choices=("on", "off"),
+        help="compile the train step (XLA; torch.compile for torch); default: on for jax, "
+        "off for tensorflow (XLA fails under MirroredStrategy) and torch (Keras's default)",
     )
     add("--batch-size", type=int, default=32, help="images per device per step")
     add(

@@ -6,12 +6,13 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from keras_profiler import backends
+from keras_profiler import backends, gpus
 from keras_profiler import datasets as dataset_registry
 from keras_profiler import models as model_registry
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 OPTIMIZERS = ("sgd", "adam")
+LR_SCALINGS = ("fixed", "linear")
 
 # Fields whose command-line flag is not --<field-with-dashes>.
 _FLAGS = {"devices": "--gpus"}
@@ -47,6 +48,14 @@ class RunConfig:
         data_dir: where datasets are looked up and downloaded.
         allow_download: whether a missing dataset may be downloaded.
         timeout_seconds: the run is stopped and recorded as a timeout after this.
+        strategy: how the devices share the work (see ``backends``); None
+            takes the backend's default for this machine.
+        bucket_mb: DDP gradient bucket size (torch's ddp only); None takes
+            PyTorch's default there.
+        lr_scaling: ``fixed`` keeps ``learning_rate`` whatever the device
+            count; ``linear`` multiplies it by the device count.
+        jit_compile: compile the train step (XLA, or torch.compile); None
+            takes the backend's default, the same at every device count.
     """
 
     backend: str
@@ -66,6 +75,10 @@ class RunConfig:
     data_dir: str = "~/.cache/keras-profiler/datasets"
     allow_download: bool = True
     timeout_seconds: float | None = None
+    strategy: str | None = None
+    bucket_mb: float | None = None
+    lr_scaling: str = "fixed"
+    jit_compile: bool | None = None
 
     def __post_init__(self):
         _check_choice("backend", self.backend, backends.NAMES)
@@ -87,17 +100,46 @@ class RunConfig:
             raise ValueError(
                 f"{flag('timeout_seconds')} must be positive, got {self.timeout_seconds}"
             )
+        _check_choice("lr_scaling", self.lr_scaling, LR_SCALINGS)
+        self._resolve_distribution()
+
+    def _resolve_distribution(self) -> None:
+        """Fills in the backend's defaults, so that every record states the
+        strategy, bucket size and jit setting it ran with."""
+        adapter = backends.get(self.backend)
+        if self.strategy is None:
+            default = adapter.default_strategy(self.devices, gpus.count())
+            object.__setattr__(self, "strategy", default)
+        _check_strategy(self.backend, self.strategy, self.devices)
+        if self.bucket_mb is not None and self.strategy != "ddp":
+            raise ValueError(
+                f"{flag('bucket_mb')} sets torch's DDP gradient buckets; it does not apply to "
+                f"{self.backend} with --strategy {self.strategy}"
+            )
+        if self.strategy == "ddp" and self.bucket_mb is None:
+            object.__setattr__(self, "bucket_mb", 25.0)
+        if self.bucket_mb is not None and not self.bucket_mb > 0:
+            raise ValueError(f"{flag('bucket_mb')} must be positive, got {self.bucket_mb}")
+        if self.jit_compile is None:
+            object.__setattr__(self, "jit_compile", adapter.default_jit_compile)
 
     @property
     def global_batch_size(self) -> int:
         """Images per training step over all devices."""
         return self.batch_size * self.devices
 
+    @property
+    def effective_learning_rate(self) -> float:
+        """The optimizer's learning rate after --lr-scaling."""
+        scale = self.devices if self.lr_scaling == "linear" else 1
+        return self.learning_rate * scale
+
     def slug(self) -> str:
         """A file-name-safe name for the run's parameters."""
         model = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.model.rpartition("/")[2])
         return (
-            f"{model}-{self.backend}-{self.devices}dev-b{self.batch_size}-{self.precision}"
+            f"{model}-{self.backend}-{self.strategy}-{self.devices}dev-b{self.batch_size}"
+            f"-{self.precision}"
             f"-{self.dataset}-s{self.seed}"
         )
 
@@ -117,6 +159,23 @@ class RunConfig:
 def _check_choice(field: str, value, choices) -> None:
     if value not in choices:
         raise ValueError(f"unknown {field} {value!r}: {flag(field)} takes {', '.join(choices)}")
+
+
+def _check_strategy(backend: str, strategy: str, devices: int) -> None:
+    by_backend = backends.strategies_by_backend()
+    if not any(strategy in names for names in by_backend.values()):
+        choices = "; ".join(f"{b}: {', '.join(names)}" for b, names in by_backend.items())
+        raise ValueError(f"unknown strategy {strategy!r}: {flag('strategy')} takes {choices}")
+    if strategy not in by_backend[backend]:
+        raise ValueError(
+            f"{flag('strategy')} {strategy} does not apply to {backend}: "
+            f"{backend} takes {', '.join(by_backend[backend])}"
+        )
+    if strategy == "single" and devices > 1:
+        raise ValueError(
+            f"{flag('strategy')} single trains on one device: use --gpus 1, or "
+            f"{by_backend[backend][0]} for {devices} devices"
+        )
 
 
 def _check_registry(field: str, check, value) -> None:

@@ -14,6 +14,7 @@ import ctypes
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,44 +27,72 @@ from pathlib import Path
 from keras_profiler import backends, environment, gpus, records
 from keras_profiler.config import RunConfig
 from keras_profiler.errors import UsageError
-from keras_profiler.records import EpochMetrics, RunRecord, RunSummary
+from keras_profiler.records import EpochMetrics, MemoryFigures, RunRecord, RunSummary
 
 STDERR_TAIL_LINES = 40
+# After one worker of a multi-process run dies, how long the others get to
+# notice before they are stopped.
+PEER_GRACE_SECONDS = 10.0
 
 
 def run(config: RunConfig, results_dir: str | Path) -> RunRecord:
-    """Runs ``config`` in a fresh worker and writes its record under results_dir.
+    """Runs ``config`` in fresh workers (one, or one per device where the
+    backend needs it) and writes one record of the run under results_dir.
 
     Raises:
         UsageError: the run could not start for a reason the user must fix;
             no record is written.
     """
     started_at, started = _utc_now(), time.monotonic()
+    adapter = backends.get(config.backend)
     with tempfile.TemporaryDirectory(prefix="keras-profiler-") as scratch:
         scratch = Path(scratch)
-        config_path, result_path = scratch / "config.json", scratch / "result.json"
-        epochs_path = scratch / "epochs.jsonl"
+        config_path = scratch / "config.json"
         config_path.write_text(json.dumps(config.to_dict()))
-        command = [
-            sys.executable,
-            "-m",
-            "keras_profiler.worker",
-            config_path,
-            result_path,
-            epochs_path,
-        ]
-        outcome = _run_worker(command, child_environment(config, scratch), config.timeout_seconds)
-        result = json.loads(result_path.read_text()) if result_path.exists() else None
-        epochs = _read_epochs(epochs_path)
-    if result and result.get("status") == "usage_error":
-        raise UsageError(result["message"])
-    record = _record(config, result, epochs, outcome, started_at, time.monotonic() - started)
+        ranks = [_Rank(scratch, rank) for rank in range(adapter.processes(config))]
+        commands = [rank.command(config_path) for rank in ranks]
+        environments = [child_environment(config, scratch, rank.rank) for rank in ranks]
+        outcome = _run_workers(commands, environments, config.timeout_seconds)
+        results = [rank.result() for rank in ranks]
+        epochs = [_read_epochs(rank.epochs_path) for rank in ranks]
+    problem = next((r for r in results if r and r.get("status") == "usage_error"), None)
+    if problem:
+        raise UsageError(problem["message"])
+    result = _merge_results(results)
+    record = _record(
+        config, result, _merge_epochs(epochs), outcome, started_at, time.monotonic() - started
+    )
     records.write(record, results_dir)
     return record
 
 
-def child_environment(config: RunConfig, scratch: Path) -> dict[str, str]:
-    """The worker's environment: the user's, plus what must be set before import."""
+class _Rank:
+    """One worker process's files."""
+
+    def __init__(self, scratch: Path, rank: int):
+        self.rank = rank
+        self.result_path = scratch / f"result-{rank}.json"
+        self.epochs_path = scratch / f"epochs-{rank}.jsonl"
+
+    def command(self, config_path: Path) -> list:
+        return [
+            sys.executable,
+            "-m",
+            "keras_profiler.worker",
+            config_path,
+            self.result_path,
+            self.epochs_path,
+        ]
+
+    def result(self) -> dict | None:
+        try:
+            return json.loads(self.result_path.read_text())
+        except (OSError, ValueError):
+            return None
+
+
+def child_environment(config: RunConfig, scratch: Path, rank: int = 0) -> dict[str, str]:
+    """A worker's environment: the user's, plus what must be set before import."""
     env = dict(os.environ)
     env.update(
         KERAS_BACKEND=config.backend,
@@ -77,15 +106,61 @@ def child_environment(config: RunConfig, scratch: Path) -> dict[str, str]:
     present = gpus.count()
     if present:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(config.devices))
-    env.update(backends.get(config.backend).child_environment(config.devices, present))
+    env.update(backends.get(config.backend).child_environment(config, present, rank))
+    if "MASTER_ADDR" in env:  # torch.distributed's rendezvous
+        env["MASTER_PORT"] = str(_rendezvous_port(scratch))
     return env
+
+
+def _rendezvous_port(scratch: Path) -> int:
+    """A free local port for the workers to meet on, the same for every rank."""
+    path = scratch / "port"
+    if not path.exists():
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            path.write_text(str(probe.getsockname()[1]))
+    return int(path.read_text())
+
+
+def _merge_results(results: list[dict | None]) -> dict | None:
+    """One result for the run: rank 0's, with every rank's devices, and the
+    failure of the rank that failed first (the others failed because of it)."""
+    present = [r for r in results if r]
+    if len(results) == 1 or not present:
+        return results[0]
+    merged = dict(results[0] or present[0])
+    merged["devices"] = [d for r in present for d in r.get("devices", [])]
+    failed = sorted(
+        (r for r in present if r.get("status") != "ok"), key=lambda r: r.get("failed_at", 0)
+    )
+    if failed:
+        merged.update(status=failed[0]["status"], error=failed[0].get("error"))
+    elif len(present) < len(results):
+        merged.pop("status", None)  # a worker died without a word: the outcome says how
+    return merged
+
+
+def _merge_epochs(per_rank: list[list[EpochMetrics]]) -> list[EpochMetrics]:
+    """Rank 0's epochs, with memory read in every process that finished them."""
+    epochs = per_rank[0]
+    for index, epoch in enumerate(epochs):
+        readings = [rank[index].memory for rank in per_rank if len(rank) > index]
+        epoch.memory = MemoryFigures.combine_processes(readings)
+    return epochs
 
 
 class _Outcome:
     """How the worker process ended."""
 
-    def __init__(self, returncode: int | None, timed_out: bool, stderr_tail: str):
+    def __init__(
+        self,
+        returncode: int | None,
+        timed_out: bool,
+        stderr_tail: str,
+        first_failed: int | None = None,
+    ):
         self.returncode = returncode
+        self.first_failed = first_failed  # the worker process that failed first
         self.timed_out = timed_out
         self.stderr_tail = stderr_tail
 
@@ -99,12 +174,35 @@ class _Outcome:
         return f"the worker exited with status {self.returncode} without a result"
 
 
-def _run_worker(command: list[str], env: dict, timeout: float | None) -> _Outcome:
-    """Runs the worker, passing its output through, keeping its stderr's tail."""
+def _run_workers(commands: list[list], environments: list[dict], timeout) -> _Outcome:
+    """Runs the workers together, passing rank 0's output through and every
+    rank's stderr, until all end, the time limit passes, or one fails (the
+    others would wait for it in a collective forever)."""
+    processes, tails, readers = [], [], []
+    try:
+        for rank, (command, env) in enumerate(zip(commands, environments)):
+            process, tail, reader = _start(command, env, quiet=rank > 0)
+            processes.append(process)
+            tails.append(tail)
+            readers.append(reader)
+        timed_out, first_failed = _wait(processes, timeout)
+    except BaseException:  # Ctrl-C or a signal: never leave a worker running
+        for process in processes:
+            _stop(process)
+        raise
+    for reader in readers:
+        reader.join(timeout=10)
+    # The worker that failed first says why; the others were stopped after it.
+    which = first_failed if first_failed is not None else 0
+    return _Outcome(processes[which].returncode, timed_out, "".join(tails[which]), first_failed)
+
+
+def _start(command: list, env: dict, quiet: bool):
     process = subprocess.Popen(
         command,
         env=env,
         stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL if quiet else None,
         stderr=subprocess.PIPE,
         start_new_session=True,  # its own process group, to stop it whole
         preexec_fn=_die_with_parent,
@@ -112,17 +210,32 @@ def _run_worker(command: list[str], env: dict, timeout: float | None) -> _Outcom
     tail = collections.deque(maxlen=STDERR_TAIL_LINES)
     reader = threading.Thread(target=_forward, args=(process.stderr, tail), daemon=True)
     reader.start()
-    timed_out = False
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _stop(process)
-    except BaseException:  # Ctrl-C or a signal: never leave the worker running
-        _stop(process)
-        raise
-    reader.join(timeout=10)
-    return _Outcome(process.returncode, timed_out, "".join(tail))
+    return process, tail, reader
+
+
+def _wait(processes: list[subprocess.Popen], timeout: float | None):
+    """Waits for every process. Returns (whether the time limit stopped them,
+    the index of the first process that failed, or None)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    first_failed, failed_at = None, None
+    while any(p.poll() is None for p in processes):
+        now = time.monotonic()
+        if deadline is not None and now > deadline:
+            for process in processes:
+                _stop(process)
+            return True, first_failed
+        if first_failed is None:
+            first_failed = next(
+                (i for i, p in enumerate(processes) if p.returncode not in (None, 0)), None
+            )
+            failed_at = now if first_failed is not None else None
+        if failed_at is not None and now - failed_at > PEER_GRACE_SECONDS:
+            for process in processes:
+                _stop(process)
+        time.sleep(0.05)
+    if first_failed is None:
+        first_failed = next((i for i, p in enumerate(processes) if p.returncode != 0), None)
+    return False, first_failed
 
 
 def _forward(stream, tail: collections.deque) -> None:
@@ -180,6 +293,7 @@ def _record(config, result, epochs, outcome: _Outcome, started_at: str, wall: fl
         environment=result.get("environment") or environment.collect(),
         devices=result.get("devices", []),
         model=result.get("model", {}),
+        distribution=result.get("distribution", {}),
         epochs=epochs,
         summary=RunSummary.from_epochs(epochs),
         error=error,

@@ -15,7 +15,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Version 1 records (before data parallelism) lack ``distribution`` and the
+# per-process RSS; they read with those fields empty.
+READABLE_VERSIONS = (1, 2)
 RECORD_FILE = "record.json"
 STATUSES = ("ok", "oom", "error", "timeout")
 
@@ -27,11 +30,29 @@ class MemoryFigures:
     device_peak_mib: list[float] | None = None  # per device, framework counter
     device_peak_source: str | None = None  # e.g. "torch max_memory_allocated"
     nvml_process_mib: float | None = None  # all GPUs, NVML, sampled at epoch end
-    host_peak_rss_mib: float | None = None  # the worker process's peak RSS
+    host_peak_rss_mib: float | None = None  # peak RSS, summed over worker processes
+    host_peak_rss_per_process_mib: list[float] | None = None  # one per process (torch: per rank)
 
     @property
     def device_peak_total_mib(self) -> float | None:
         return round(sum(self.device_peak_mib), 1) if self.device_peak_mib else None
+
+    @staticmethod
+    def combine_processes(per_process: list[MemoryFigures]) -> MemoryFigures:
+        """One reading of a run spread over several processes (one per device):
+        device lists joined in process order, process figures summed."""
+        if len(per_process) == 1:
+            return per_process[0]
+        devices = [f.device_peak_mib for f in per_process]
+        rss = [f.host_peak_rss_mib for f in per_process]
+        nvml = [f.nvml_process_mib for f in per_process]
+        return MemoryFigures(
+            device_peak_mib=[m for d in devices for m in d] if all(devices) else None,
+            device_peak_source=per_process[0].device_peak_source,
+            nvml_process_mib=round(sum(nvml), 1) if None not in nvml else None,
+            host_peak_rss_mib=round(sum(rss), 1) if None not in rss else None,
+            host_peak_rss_per_process_mib=rss if None not in rss else None,
+        )
 
     @staticmethod
     def peak_of(figures: list[MemoryFigures]) -> MemoryFigures:
@@ -43,15 +64,23 @@ class MemoryFigures:
             values = [getattr(f, name) for f in figures if getattr(f, name) is not None]
             return max(values) if values else None
 
-        per_device = [f.device_peak_mib for f in figures if f.device_peak_mib]
         return MemoryFigures(
-            device_peak_mib=[max(col) for col in zip(*per_device)] if per_device else None,
+            device_peak_mib=_largest_each([f.device_peak_mib for f in figures]),
             device_peak_source=next(
                 (f.device_peak_source for f in figures if f.device_peak_source), None
             ),
             nvml_process_mib=largest("nvml_process_mib"),
             host_peak_rss_mib=largest("host_peak_rss_mib"),
+            host_peak_rss_per_process_mib=_largest_each(
+                [f.host_peak_rss_per_process_mib for f in figures]
+            ),
         )
+
+
+def _largest_each(lists: list[list[float] | None]) -> list[float] | None:
+    """Element-wise maximum of the lists present."""
+    present = [values for values in lists if values]
+    return [max(column) for column in zip(*present)] if present else None
 
 
 @dataclass
@@ -151,6 +180,11 @@ class RunRecord:
     environment: dict = field(default_factory=dict)
     devices: list[dict] = field(default_factory=list)
     model: dict = field(default_factory=dict)  # name, parameters, image size
+    # How the run was spread over devices, and the checks of it: strategy,
+    # devices, device_kind, virtual_devices, processes, global_batch_size,
+    # learning_rate (after --lr-scaling), jit_compile, bucket_mb,
+    # initial_weights_sha256, replica_checks. Empty in version 1 records.
+    distribution: dict = field(default_factory=dict)
     epochs: list[EpochMetrics] = field(default_factory=list)
     summary: RunSummary | None = None
     error: str | None = None
@@ -164,10 +198,11 @@ class RunRecord:
     @classmethod
     def from_dict(cls, data: dict) -> RunRecord:
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise ValueError(
-                f"record schema version {version!r} is not {SCHEMA_VERSION}: "
-                "regenerate it with this version of keras-profiler"
+                f"record schema version {version!r} is not one this keras-profiler reads "
+                f"({', '.join(map(str, READABLE_VERSIONS))}): report it with the version "
+                "that wrote it"
             )
         data = dict(data)
         data["epochs"] = [EpochMetrics.from_dict(e) for e in data.get("epochs") or []]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import traceback
 
 from keras_profiler import environment
@@ -34,7 +35,9 @@ def main(argv: list[str]) -> int:
     result = run(config, epochs_path)
     with open(result_path, "w") as file:
         json.dump(result, file)
-    return 0
+    # Non-zero on failure, so that a multi-process launch stops the other
+    # workers instead of leaving them waiting in a collective.
+    return 0 if result["status"] == "ok" else 1
 
 
 def run(config: RunConfig, epochs_path: str) -> dict:
@@ -51,22 +54,67 @@ def run(config: RunConfig, epochs_path: str) -> dict:
         return {"status": "usage_error", "message": str(problem)}
     result = {}
     try:
+        adapter.setup(config)
         result["environment"] = _describe_environment(keras, adapter)
-        result["devices"] = _describe_devices(adapter, result["environment"])
-        model, image_size = _build_model(keras, config, data)
-        result["model"] = {
-            "name": model.name,
-            "parameters": int(model.count_params()),
-            "image_size": image_size,
-            # The policy in effect, read back from the model (Keras 2 has none).
-            "dtype_policy": getattr(getattr(model, "dtype_policy", None), "name", None),
-        }
-        _fit(keras, config, model, data, epochs_path)
+        result["devices"] = _describe_devices(adapter, config, result["environment"])
+        with adapter.scope():
+            model, image_size = _build_model(keras, config, data)
+        result["model"] = _describe_model(model, image_size)
+        result["distribution"] = _describe_distribution(adapter, config, model, result["devices"])
+        adapter.prepare(model, config)
+        _fit(keras, config, adapter, model, data, epochs_path, result["distribution"])
         result.update(status="ok", error=None)
     except Exception as error:  # a failed run is a result to record, not a crash
         status = "oom" if adapter.is_out_of_memory(error) else "error"
-        result.update(status=status, error=traceback.format_exc())
+        # When: of several processes, the one that failed first says why.
+        result.update(status=status, error=traceback.format_exc(), failed_at=time.time())
+        return result  # no teardown: other processes may be stuck in a collective
+    adapter.teardown()
     return result
+
+
+def _describe_model(model, image_size: int) -> dict:
+    return {
+        "name": model.name,
+        "parameters": int(model.count_params()),
+        "image_size": image_size,
+        # The policy in effect, read back from the model (Keras 2 has none).
+        "dtype_policy": getattr(getattr(model, "dtype_policy", None), "name", None),
+    }
+
+
+def _describe_distribution(adapter, config: RunConfig, model, devices: list[dict]) -> dict:
+    kind = devices[0]["kind"] if devices else None
+    return {
+        "strategy": config.strategy,
+        "devices": config.devices,
+        "device_kind": kind,
+        # Several devices carved out of one CPU: a test of the code path, not
+        # of scaling.
+        "virtual_devices": kind == "cpu" and config.devices > 1,
+        "processes": adapter.processes(config),
+        "global_batch_size": config.global_batch_size,
+        "learning_rate": config.effective_learning_rate,
+        "lr_scaling": config.lr_scaling,
+        "jit_compile": bool(getattr(model, "jit_compile", False)),
+        "bucket_mb": config.bucket_mb,
+        # Same seed, same weights at any device count: tests compare this.
+        "initial_weights_sha256": weights_sha256(model),
+        "replica_checks": [],
+    }
+
+
+def weights_sha256(model) -> str:
+    """A digest of every weight's value, in the model's weight order."""
+    import hashlib
+
+    import keras
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for variable in model.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable.value)).tobytes())
+    return digest.hexdigest()
 
 
 def _load_data(config: RunConfig):
@@ -112,36 +160,63 @@ def _build_model(keras, config: RunConfig, data):
         optimizer=_optimizer(keras, config),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        jit_compile=config.jit_compile,
     )
     return model, size
 
 
 def _optimizer(keras, config: RunConfig):
+    rate = config.effective_learning_rate
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=config.learning_rate)
-    return keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=0.9)
+        return keras.optimizers.Adam(learning_rate=rate)
+    return keras.optimizers.SGD(learning_rate=rate, momentum=0.9)
 
 
-def _fit(keras, config: RunConfig, model, data, epochs_path: str) -> None:
+def _fit(keras, config: RunConfig, adapter, model, data, epochs_path, distribution) -> None:
     """Trains with the ProfilerCallback, each epoch's figures streamed to a file."""
     from keras_profiler.callback import ProfilerCallback
 
     x_train, y_train = _training_split(config, data)
     profiler = ProfilerCallback(
-        samples_per_epoch=len(x_train),
+        samples_per_epoch=len(x_train),  # global: all devices' images
         batch_size=config.global_batch_size,
         validation_data=(_scaled(data.x_test), data.y_test),
     )
+    x_local, y_local, batch_size = adapter.local_batch(x_train, y_train, config)
     model.fit(
-        x_train,
-        y_train,
-        batch_size=config.global_batch_size,
+        x_local,
+        y_local,
+        batch_size=batch_size,
         epochs=config.epochs,
         shuffle=True,
-        verbose=1 if sys.stdout.isatty() else 2,
-        # Keras calls callbacks in this order: the profiler has the epoch first.
-        callbacks=[profiler, _epoch_stream(keras, profiler, epochs_path)],
+        verbose=0 if adapter.rank else (1 if sys.stdout.isatty() else 2),
+        # Keras calls callbacks in this order: the profiler stops the clock
+        # before the replica check and the stream do their work.
+        callbacks=[
+            profiler,
+            _replica_check(keras, adapter, config.epochs, distribution["replica_checks"]),
+            _epoch_stream(keras, profiler, epochs_path),
+        ],
     )
+
+
+def _replica_check(keras, adapter, epochs: int, checks: list):
+    """A callback comparing the device replicas' weights after the first and
+    the last epoch: data parallelism must keep them identical."""
+
+    class ReplicaCheck(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0 or epoch == epochs - 1:
+                every, trainable = adapter.replica_differences(self.model)
+                checks.append(
+                    {
+                        "epoch": epoch + 1,
+                        "max_abs_difference": every,
+                        "trainable_max_abs_difference": trainable,
+                    }
+                )
+
+    return ReplicaCheck()
 
 
 def _epoch_stream(keras, profiler, path: str):
@@ -177,8 +252,8 @@ def _describe_environment(keras, adapter) -> dict:
     return described
 
 
-def _describe_devices(adapter, described_environment) -> list[dict]:
-    devices = adapter.describe_devices()
+def _describe_devices(adapter, config, described_environment) -> list[dict]:
+    devices = adapter.describe_devices(config)
     for device in devices:
         if device["kind"] == "cpu":
             device["name"] = described_environment["cpu_model"]

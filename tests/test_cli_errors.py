@@ -95,3 +95,64 @@ def test_corrupt_archive(run_cli, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "corrupt" in lines[0], result.stderr
     assert result.records == []
+
+
+@pytest.mark.parametrize(
+    "args, phrases",
+    [
+        (
+            ["--backend", "jax", "--strategy", "ring-allreduce"],
+            ["unknown strategy 'ring-allreduce'", "tensorflow: replicated-nccl", "torch: ddp"],
+        ),
+        (["--backend", "jax", "--strategy", "ddp"], ["ddp does not apply to jax", "data-parallel"]),
+        (
+            ["--backend", "jax,tensorflow", "--strategy", "replicated"],
+            ["replicated does not apply to jax"],
+        ),
+        (
+            ["--backend", "torch", "--strategy", "parameter_server"],
+            ["does not apply to torch", "ddp, single"],
+        ),
+        (["--backend", "jax", "--strategy", "single", "--gpus", "2"], ["use --gpus 1"]),
+        (["--backend", "jax", "--bucket-mb", "10"], ["--bucket-mb", "does not apply to jax"]),
+        (["--backend", "torch", "--bucket-mb", "0"], ["--bucket-mb must be positive"]),
+        (["--backend", "jax", "--lr-scaling", "sqrt"], ["sqrt", "fixed", "linear"]),
+        (
+            ["--backend", "tensorflow", "--strategy", "replicated-nccl"],
+            ["needs NVIDIA GPUs", "--strategy replicated"],
+        ),
+        (
+            ["--backend", "tensorflow", "--gpus", "2", "--jit-compile", "on"],
+            ["MirroredStrategy", "--jit-compile off"],
+        ),
+    ],
+)
+def test_bad_distribution_settings(capsys, tmp_path, args, phrases):
+    code, err = run_main(capsys, tmp_path, *args, "--model", "tiny")
+    assert_one_line_error(code, err, tmp_path, *phrases)
+
+
+def test_more_gpus_than_the_machine_has(capsys, tmp_path, monkeypatch):
+    from keras_profiler import gpus
+
+    monkeypatch.setattr(gpus, "count", lambda: 2)
+    code, err = run_main(capsys, tmp_path, "--backend", "jax", "--model", "tiny", "--gpus", "4")
+    assert_one_line_error(code, err, tmp_path, "--gpus 4", "has 2 GPU(s)", "--gpus 2 or fewer")
+
+
+def test_torch_ddp_needs_a_keras_with_ddp_in_fit(capsys, tmp_path, monkeypatch):
+    from keras_profiler.backends import torch as torch_adapter
+
+    monkeypatch.setattr(torch_adapter, "keras_has_ddp", lambda: False)
+    code, err = run_main(capsys, tmp_path, "--backend", "torch", "--model", "tiny", "--gpus", "2")
+    assert_one_line_error(code, err, tmp_path, "keras-nightly", "--strategy single")
+
+
+def test_torch_without_ddp_in_keras_still_profiles_one_device(monkeypatch):
+    from keras_profiler.backends import torch as torch_adapter
+    from keras_profiler.config import RunConfig
+
+    monkeypatch.setattr(torch_adapter, "keras_has_ddp", lambda: False)
+    assert RunConfig(backend="torch", model="tiny").strategy == "single"
+    monkeypatch.setattr(torch_adapter, "keras_has_ddp", lambda: True)
+    assert RunConfig(backend="torch", model="tiny").strategy == "ddp"

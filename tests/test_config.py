@@ -50,4 +50,4 @@ def test_invalid_values_name_the_flag(changes, message):
 
 def test_slug_is_a_safe_folder_name():
     config = RunConfig(backend="jax", model="tiny")
-    assert config.slug() == "tiny-jax-1dev-b32-float32-cifar10-s1337"
+    assert config.slug() == "tiny-jax-data-parallel-1dev-b32-float32-cifar10-s1337"

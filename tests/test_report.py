@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 from test_records import epoch, record
 
 from keras_profiler import records, report
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-def run(run_id, backend, devices, status="ok", finished="2026-01-01T00:01:00+00:00", **config):
-    epochs = [] if status != "ok" else [epoch(1, 4.0), epoch(2, 2.0, rss=512.0)]
+
+def run(
+    run_id,
+    backend,
+    devices,
+    status="ok",
+    finished="2026-01-01T00:01:00+00:00",
+    steady=2.0,
+    images=320,
+    device=None,
+    **config,
+):
+    """A record whose steady state is one epoch of ``images`` in ``steady`` seconds."""
+    epochs = []
+    if status == "ok":
+        epochs = [epoch(1, 4.0, images), epoch(2, steady, images, rss=512.0, device=device)]
     result = record(run_id, status, epochs)
     result.finished_at = finished
     result.config = {
@@ -48,24 +64,265 @@ def write_all(folder, runs):
         records.write(each, folder)
 
 
-def test_table_has_the_reference_rows_and_a_column_per_device_count(tmp_path):
-    write_all(tmp_path / "results", [run("a", "jax", 1), run("b", "jax", 2, status="oom")])
-    report.generate(tmp_path / "results", tmp_path / "reports")
-    page = (tmp_path / "reports" / "resnet50.md").read_text()
+def spread(run_id, backend, devices, strategy="data-parallel", jit=True, checks=None, **kwargs):
+    """A version-2 record of a data-parallel run, replicas identical unless told."""
+    result = run(run_id, backend, devices, strategy=strategy, jit_compile=jit, **kwargs)
+    config = result.config
+    config.setdefault("lr_scaling", "fixed")
+    config.setdefault("bucket_mb", None)
+    zero = {"epoch": 2, "max_abs_difference": 0.0, "trainable_max_abs_difference": 0.0}
+    result.distribution = {
+        "strategy": strategy,
+        "devices": devices,
+        "device_kind": "cpu",
+        "virtual_devices": devices > 1,
+        "processes": 1,
+        "global_batch_size": config["batch_size"] * devices,
+        "learning_rate": config["learning_rate"]
+        * (devices if config["lr_scaling"] == "linear" else 1),
+        "jit_compile": jit,
+        "bucket_mb": config["bucket_mb"],
+        "initial_weights_sha256": "0" * 64,
+        "replica_checks": checks if checks is not None else ([zero] if devices > 1 else []),
+    }
+    return result
 
-    lines = [line for line in page.splitlines() if line.startswith("|")]
-    assert "CPU (1)" in lines[0] and "CPU (2)" in lines[0]
-    body = {line.split("|")[1].strip(): line.split("|")[2:4] for line in lines[2:]}
-    assert body["Training time (secs)"][0].strip() == "6.00"
-    assert body["First epoch, compile and warm-up (secs)"][0].strip() == "4.00"
-    assert body["Average time per epoch, steady state (secs)"][0].strip() == "2.00"
-    assert body["Images processed per sec, steady state"][0].strip() == "160.00"
-    assert body["Training accuracy"][0].strip() == "0.5000"
-    assert body["Test accuracy"][0].strip() == "0.4000"
-    assert body["Maximum memory consumption (MiB, host process peak RSS)"][0].strip() == "512"
-    assert all(cell.strip() == "out of memory" for _, cell in body.values())
+
+def generate(tmp_path, runs, reports="reports"):
+    write_all(tmp_path / "results", runs)
+    report.generate(tmp_path / "results", tmp_path / reports)
+    return (tmp_path / reports / "resnet50.md").read_text()
+
+
+def tables(page):
+    """Heading -> {"columns": [...], row label: [cells]} for every table of a page."""
+    found, heading = {}, None
+    for line in page.splitlines():
+        if line.startswith("#"):
+            heading = line.lstrip("# ")
+        elif line.startswith("|"):
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            table = found.setdefault(heading, {})
+            if "columns" not in table:
+                table["columns"] = cells[1:]
+            elif not set(line) <= set("|:- "):
+                table[cells[0]] = cells[1:]
+    return found
+
+
+def only_table(page, starts_with):
+    (table,) = [t for heading, t in tables(page).items() if heading.startswith(starts_with)]
+    return table
+
+
+def test_table_has_the_reference_rows_and_a_column_per_device_count(tmp_path):
+    page = generate(tmp_path, [run("a", "jax", 1), run("b", "jax", 2, status="oom")])
+
+    table = only_table(page, "jax")
+    assert table["columns"] == ["CPU (1)", "CPU (2)"]
+    assert table["Global batch"] == ["32", "64"]
+    assert table["Training time (secs)"] == ["6.00", "out of memory"]
+    assert table["First epoch, compile and warm-up (secs)"][0] == "4.00"
+    assert table["Average time per epoch, steady state (secs)"][0] == "2.00"
+    assert table["Images processed per sec, steady state"][0] == "160.00"
+    assert table["Training accuracy"][0] == "0.5000"
+    assert table["Test accuracy"][0] == "0.4000"
+    assert table["Maximum memory consumption (MiB, host peak RSS, all processes)"][0] == "512"
+    figures = [cells for label, cells in table.items() if label not in ("columns", "Global batch")]
+    assert all(cells[1] == "out of memory" for cells in figures)
     assert "CPU (2): out of memory: `ResourceExhaustedError: OOM when allocating tensor`" in page
     assert "* `Hardware` - Test CPU (2 cores)" in page
+
+
+def test_speedup_and_efficiency_against_the_tables_own_one_device_run(tmp_path):
+    # Steady epochs of 320, 640 and 1280 images in 1.9, 2.0 and 2.5 seconds:
+    # 320/1.9, 320 and 512 images/sec, so 1.90x and 3.04x, 95% and 76%.
+    runs = [
+        spread("a", "jax", 1, steady=1.9),
+        spread("b", "jax", 2, steady=2.0, images=640),
+        spread("c", "jax", 4, steady=2.5, images=1280),
+        spread("d", "jax", 8, status="oom"),
+    ]
+    table = only_table(generate(tmp_path, runs), "jax")
+
+    assert table["columns"] == ["CPU (1)", "CPU (2)", "CPU (4)", "CPU (8)"]
+    assert table["Images processed per sec, steady state"] == [
+        "168.42",
+        "320.00",
+        "512.00",
+        "out of memory",
+    ]
+    assert table["Speedup vs 1 device"] == ["1.00x", "1.90x", "3.04x", "out of memory"]
+    assert table["Scaling efficiency"] == ["100%", "95%", "76%", "out of memory"]
+    assert table["Global batch"] == ["32", "64", "128", "256"]
+    assert table["Replicas identical after training"] == ["n/a", "yes", "yes", "out of memory"]
+    labels = list(table)
+    assert (
+        labels.index("Speedup vs 1 device")
+        == labels.index("Images processed per sec, steady state") + 1
+    )
+    assert "Learning rate" not in table  # fixed rate: the setup gives it
+
+
+def test_no_one_device_run_gives_no_speedup(tmp_path):
+    runs = [
+        spread("a", "jax", 1, status="oom"),
+        spread("b", "jax", 2),
+        spread("c", "jax", 4, images=1280),
+    ]
+    table = only_table(generate(tmp_path, runs), "jax")
+    assert table["Speedup vs 1 device"] == [
+        "out of memory",
+        "n/a (no 1-device run)",
+        "n/a (no 1-device run)",
+    ]
+    assert table["Scaling efficiency"][1:] == ["n/a (no 1-device run)"] * 2
+
+
+def test_heading_names_strategy_compilation_and_versions(tmp_path):
+    runs = [
+        spread("a", "tensorflow", 2, strategy="replicated", jit=False),
+        spread("b", "jax", 2, strategy="data-parallel", jit=True),
+        spread("c", "torch", 2, strategy="ddp", jit=False, bucket_mb=25.0),
+    ]
+    headings = set(tables(generate(tmp_path, runs)))
+    tensorflow = "tensorflow, replicated (hierarchical-copy all-reduce), XLA off"
+    assert f"{tensorflow} (Keras 3.15.1, tensorflow 1.0)" in headings
+    assert "jax, data-parallel, XLA on (Keras 3.15.1, jax 1.0)" in headings
+    assert "torch, ddp (bucket 25 MB) (Keras 3.15.1, torch 1.0)" in headings
+
+
+def test_two_tensorflow_strategies_give_two_tables_and_two_comparison_rows(tmp_path):
+    runs = [
+        spread("a", "tensorflow", 1, strategy="replicated", jit=False, steady=4.0),
+        spread("b", "tensorflow", 2, strategy="replicated", jit=False, images=640),
+        spread("c", "tensorflow", 1, strategy="replicated-nccl", jit=False),
+        spread("d", "tensorflow", 2, strategy="replicated-nccl", jit=False, images=640, steady=1.0),
+    ]
+    page = generate(tmp_path, runs)
+    hierarchical = only_table(page, "tensorflow, replicated (hierarchical-copy")
+    nccl = only_table(page, "tensorflow, replicated (NCCL")
+    assert hierarchical["Speedup vs 1 device"] == ["1.00x", "4.00x"]  # 80 -> 320 images/sec
+    assert nccl["Speedup vs 1 device"] == ["1.00x", "4.00x"]  # 160 -> 640
+    comparison = only_table(page, "Images/sec by backend and device count")
+    assert comparison["tensorflow, replicated (hierarchical-copy all-reduce), XLA off"] == [
+        "80.00",
+        "320.00",
+    ]
+    assert comparison["tensorflow, replicated (NCCL all-reduce), XLA off"] == ["160.00", "640.00"]
+
+
+def test_comparison_table_has_a_row_per_backend(tmp_path):
+    runs = [
+        spread("a", "jax", 1),
+        spread("b", "jax", 2, images=640),
+        spread("c", "torch", 1, strategy="ddp", steady=4.0),
+        spread("d", "torch", 2, strategy="ddp", status="oom"),
+        spread("e", "tensorflow", 1, strategy="replicated"),
+        spread("f", "jax", 4, status="timeout"),
+    ]
+    page = generate(tmp_path, runs)
+    comparison = only_table(page, "Images/sec by backend and device count")
+    assert comparison == {
+        "columns": ["CPU (1)", "CPU (2)", "CPU (4)"],
+        "jax": ["160.00", "320.00", "timeout"],
+        "tensorflow": ["160.00", "", ""],
+        "torch": ["80.00", "out of memory", ""],
+    }
+    # At the top of the setup, before the per-backend tables.
+    assert page.index("### Images/sec by backend") < page.index("### jax")
+
+
+def test_memory_per_device_replicas_and_linear_learning_rate(tmp_path):
+    checks = [
+        {"epoch": 1, "max_abs_difference": 0.5, "trainable_max_abs_difference": 0.5},
+        {"epoch": 2, "max_abs_difference": 1.5e-7, "trainable_max_abs_difference": 0.0},
+    ]
+    differ = [{"epoch": 2, "max_abs_difference": 0.003, "trainable_max_abs_difference": 0.003}]
+    runs = [
+        spread("a", "jax", 1, device=[300.0], lr_scaling="linear"),
+        spread("b", "jax", 2, device=[100.0, 350.0], lr_scaling="linear", checks=checks),
+        spread("c", "jax", 4, device=[100.0] * 4, lr_scaling="linear", checks=differ),
+    ]
+    page = generate(tmp_path, runs)
+    table = only_table(page, "jax")
+    source = "framework counter"
+    assert table[f"Maximum memory consumption (MiB, {source}, all devices)"] == [
+        "300",
+        "450",
+        "400",
+    ]
+    assert table[f"Maximum memory per device (MiB, {source}, largest device)"] == [
+        "300",
+        "350",
+        "100",
+    ]
+    assert table["Learning rate"] == ["0.01", "0.02", "0.04"]
+    assert table["Replicas identical after training"] == [
+        "n/a",
+        "trainable yes, non-trainable differ by 1.5e-07",
+        "no (max diff 0.003)",
+    ]
+    assert "* `Learning rate scaling` - linear:" in page
+    assert "* `Hardware` - Test CPU (2 cores), as N virtual CPU devices for N = 2, 4" in page
+
+
+def test_version_1_records_still_report(tmp_path):
+    write_all(tmp_path / "results", [run("a", "jax", 1), run("b", "jax", 2, images=640)])
+    for path in (tmp_path / "results").glob("*/record.json"):
+        data = json.loads(path.read_text())
+        data["schema_version"] = 1
+        del data["distribution"]
+        for figures in [data["summary"]["peak_memory"]] + [e["memory"] for e in data["epochs"]]:
+            del figures["host_peak_rss_per_process_mib"]
+        path.write_text(json.dumps(data))
+
+    written, problems = report.generate(tmp_path / "results", tmp_path / "reports")
+
+    assert problems == []
+    table = only_table((tmp_path / "reports" / "resnet50.md").read_text(), "jax")
+    assert "jax, single device, no distribution (Keras 3.15.1, jax 1.0)" in tables(
+        (tmp_path / "reports" / "resnet50.md").read_text()
+    )
+    assert table["Speedup vs 1 device"] == ["1.00x", "2.00x"]
+    assert table["Replicas identical after training"] == ["n/a", "n/a"]
+    assert table["Global batch"] == ["32", "64"]
+
+
+def test_scaling_plot_is_a_png_linked_from_the_page_and_byte_identical(tmp_path):
+    runs = [
+        spread("a", "jax", 1),
+        spread("b", "jax", 2, images=600),
+        spread("c", "jax", 4, images=1100),
+        spread("d", "torch", 1, strategy="ddp", steady=3.0),
+        spread("e", "torch", 2, strategy="ddp", images=500, steady=3.0),
+    ]
+    page = generate(tmp_path, runs, reports="one")
+    shutil.copytree(tmp_path / "results", tmp_path / "copied-results")
+    report.generate(tmp_path / "copied-results", tmp_path / "two")
+
+    png = (tmp_path / "one" / "resnet50-scaling-1.png").read_bytes()
+    assert png.startswith(PNG_MAGIC)
+    assert png == (tmp_path / "two" / "resnet50-scaling-1.png").read_bytes()
+    link = "![resnet50, setup 1: images/sec by device count](resnet50-scaling-1.png)"
+    assert link in page
+    assert page.index("### Images/sec by backend") < page.index(link) < page.index("### jax")
+
+
+def test_no_plot_without_two_device_counts_and_stale_plots_removed(tmp_path):
+    results, reports = tmp_path / "results", tmp_path / "reports"
+    write_all(results, [spread("a", "jax", 1), spread("b", "jax", 2)])
+    report.generate(results, reports)
+    assert (reports / "resnet50-scaling-1.png").exists()
+    (reports / "mine-scaling-1.png").write_bytes(PNG_MAGIC + b"my own plot")
+    shutil.rmtree(results / "b")
+
+    written, _ = report.generate(results, reports)
+
+    assert not (reports / "resnet50-scaling-1.png").exists()  # ours, no longer backed
+    assert (reports / "mine-scaling-1.png").read_bytes() == PNG_MAGIC + b"my own plot"
+    assert ".png" not in (reports / "resnet50.md").read_text()
+    assert sorted(p.name for p in written) == ["README.md", "resnet50.md"]
 
 
 def test_latest_record_of_a_cell_wins(tmp_path):

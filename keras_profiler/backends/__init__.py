@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-from keras_profiler.backends.base import Backend
+from keras_profiler.backends.base import SINGLE, Backend
 
 NAMES = ("jax", "tensorflow", "torch")
 
@@ -38,3 +38,8 @@ def missing_library(name: str) -> str | None:
     if importlib.util.find_spec("keras") is None:
         return "keras"
     return None
+
+
+def strategies_by_backend() -> dict[str, list[str]]:
+    """Every --strategy each backend takes, its data-parallel ones first."""
+    return {name: [*get(name).strategies, SINGLE] for name in NAMES}

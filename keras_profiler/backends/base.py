@@ -1,23 +1,81 @@
-"""The small interface each backend adapter implements."""
+"""The small interface each backend adapter implements.
+
+Data parallelism is where backends differ most, so each adapter owns its
+strategies: how N devices are exposed (real GPUs, or N virtual CPU devices
+when there are none), how the model is built and wrapped, which slice of each
+batch a process trains on, and how replicas are compared after training.
+Every strategy but ``single`` is also used at one device, so that 1 and N
+devices go through the same training code and speedups compare like with like.
+"""
 
 from __future__ import annotations
+
+import contextlib
+
+SINGLE = "single"  # plain model.fit on one device, no distribution at all
 
 
 class Backend:
     """What the engine needs to know about one Keras backend.
 
-    Methods other than ``child_environment`` run inside the worker process,
-    after Keras and the framework are imported; they import the framework
-    lazily so that the launcher can use adapters without loading it.
+    ``child_environment``, ``processes``, ``default_strategy`` and
+    ``problem`` run in the launcher, which never imports a framework. The
+    other methods run inside the worker, after Keras is imported; they import
+    the framework lazily.
     """
 
     name: str = ""
     library: str = ""  # the framework's import name
     pip_requirement: str = ""  # what to install when it is missing
+    # Data-parallel strategies besides "single": name -> what it does.
+    strategies: dict[str, str] = {}
+    default_jit_compile: bool = False
+    peak_device_memory_label: str = ""
 
-    def child_environment(self, devices: int, gpus_present: int) -> dict[str, str]:
-        """Environment variables the worker needs before the framework is imported."""
+    # --- in the launcher -------------------------------------------------
+
+    def default_strategy(self, devices: int, gpus_present: int) -> str:
+        return next(iter(self.strategies))
+
+    def problem(self, config, gpus_present: int) -> str | None:
+        """Why ``config`` cannot run on this machine with this install, as one
+        line saying what to change, or None."""
+        return None
+
+    def processes(self, config) -> int:
+        """Worker processes a run needs (one per device for torch's DDP)."""
+        return 1
+
+    def child_environment(self, config, gpus_present: int, rank: int) -> dict[str, str]:
+        """Environment variables a worker needs before the framework is imported."""
         return {}
+
+    # --- in the worker ---------------------------------------------------
+
+    rank: int = 0  # this worker's process rank; 0 writes the record
+
+    def setup(self, config) -> None:
+        """Exposes the run's devices; called before any model is built."""
+
+    def scope(self):
+        """The context in which the model is built and compiled."""
+        return contextlib.nullcontext()
+
+    def prepare(self, model, config) -> None:
+        """Wraps a compiled model for data parallelism, where the backend needs it."""
+
+    def local_batch(self, x, y, config):
+        """This process's part of the training data, and the batch size to give
+        fit: the whole global batch where one process drives every device."""
+        return x, y, config.global_batch_size
+
+    def replica_differences(self, model) -> tuple[float, float]:
+        """Largest absolute difference between device replicas, over (all
+        weights, trainable weights); (0.0, 0.0) with one replica."""
+        return 0.0, 0.0
+
+    def teardown(self) -> None:
+        """Releases what ``setup`` acquired (process groups)."""
 
     def synchronize(self, model) -> None:
         """Returns once the device has finished all work queued for ``model``."""
@@ -27,10 +85,8 @@ class Backend:
         no such counter (CPUs)."""
         return None
 
-    peak_device_memory_label: str = ""
-
-    def describe_devices(self) -> list[dict]:
-        """The devices training runs on: kind ('gpu' or 'cpu'), name, index."""
+    def describe_devices(self, config) -> list[dict]:
+        """The devices this process trains on: kind ('gpu' or 'cpu'), name, index."""
         raise NotImplementedError
 
     def library_versions(self) -> dict[str, str | None]:
@@ -41,6 +97,16 @@ class Backend:
         """Whether ``error`` means a device ran out of memory."""
         text = f"{type(error).__name__}: {error}"
         return any(mark in text for mark in _OOM_MARKS)
+
+
+def max_abs_difference(arrays) -> float:
+    """Largest absolute difference of each array from the first (NumPy arrays)."""
+    import numpy as np
+
+    first = np.asarray(arrays[0])
+    return max(
+        (float(np.max(np.abs(np.asarray(a) - first), initial=0.0)) for a in arrays), default=0.0
+    )
 
 
 _OOM_MARKS = ("RESOURCE_EXHAUSTED", "ResourceExhausted", "out of memory", "OutOfMemory", "OOM ")

@@ -1,20 +1,59 @@
-"""JAX: Keras 3's jax backend."""
+"""JAX: Keras 3's jax backend, data parallel through keras.distribution."""
 
 from __future__ import annotations
 
-from keras_profiler.backends.base import Backend
+import os
+
+from keras_profiler.backends.base import SINGLE, Backend, max_abs_difference
 
 
 class JaxBackend(Backend):
     name = "jax"
     library = "jax"
     pip_requirement = "jax"
+    strategies = {
+        "data-parallel": "keras.distribution.DataParallel: one program over all devices, "
+        "the batch sharded, gradients all-reduced by XLA",
+    }
+    # Keras on jax always compiles the train step; without it every op dispatches alone.
+    default_jit_compile = True
     peak_device_memory_label = "jax memory_stats peak_bytes_in_use"
 
-    def child_environment(self, devices, gpus_present):
-        # Without this XLA reserves 75% of GPU memory up front, and NVML would
-        # report the reservation instead of what training uses.
-        return {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    def child_environment(self, config, gpus_present, rank):
+        env = {
+            # Without this XLA reserves 75% of GPU memory up front, and NVML
+            # would report the reservation instead of what training uses.
+            "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+        }
+        if not gpus_present:
+            # N virtual CPU devices; XLA reads this when jax starts.
+            flags = os.environ.get("XLA_FLAGS", "")
+            env["XLA_FLAGS"] = (
+                f"{flags} --xla_force_host_platform_device_count={config.devices}".strip()
+            )
+        return env
+
+    def setup(self, config):
+        import jax
+        import keras
+
+        self._devices = jax.devices()[: config.devices]
+        if config.strategy != SINGLE:
+            keras.distribution.set_distribution(
+                keras.distribution.DataParallel(devices=self._devices)
+            )
+
+    def replica_differences(self, model):
+        def largest(variables):
+            return max(
+                (
+                    max_abs_difference([shard.data for shard in v.value.addressable_shards])
+                    for v in variables
+                ),
+                default=0.0,
+            )
+
+        return largest(model.weights), largest(model.trainable_weights)
 
     def synchronize(self, model):
         import jax
@@ -24,19 +63,22 @@ class JaxBackend(Backend):
         jax.block_until_ready([v.value for v in model.variables])
 
     def peak_device_memory(self):
-        import jax
-
-        stats = [device.memory_stats() for device in jax.local_devices()]
+        stats = [device.memory_stats() for device in self._used_devices()]
         if not stats or any(s is None or "peak_bytes_in_use" not in s for s in stats):
             return None
         return [int(s["peak_bytes_in_use"]) for s in stats]
 
-    def describe_devices(self):
+    def describe_devices(self, config):
+        return [
+            {"kind": d.platform, "name": d.device_kind, "index": d.id} for d in self._used_devices()
+        ]
+
+    def _used_devices(self):
         import jax
 
-        return [
-            {"kind": d.platform, "name": d.device_kind, "index": d.id} for d in jax.local_devices()
-        ]
+        # The run's devices once setup() ran; every local device for a
+        # ProfilerCallback used in the user's own script.
+        return getattr(self, "_devices", None) or jax.local_devices()
 
     def library_versions(self):
         import jax

@@ -1,20 +1,88 @@
-"""TensorFlow: Keras 3's tensorflow backend."""
+"""TensorFlow: Keras 3's tensorflow backend, data parallel through MirroredStrategy."""
 
 from __future__ import annotations
 
-from keras_profiler.backends.base import Backend
+from keras_profiler.backends.base import SINGLE, Backend, max_abs_difference
+
+NCCL = "replicated-nccl"
 
 
 class TensorFlowBackend(Backend):
     name = "tensorflow"
     library = "tensorflow"
     pip_requirement = "tensorflow"
+    # The reference tables' variable-update modes (tf_cnn_benchmarks names).
+    strategies = {
+        NCCL: "MirroredStrategy, gradients summed by NCCL all-reduce (GPUs only)",
+        "replicated": "MirroredStrategy, gradients summed by hierarchical-copy all-reduce",
+        "parameter_server": "MirroredStrategy, gradients reduced to one device and broadcast back",
+    }
+    # Off by default, for one device and many alike: Keras's "auto" turns XLA
+    # off under any tf.distribute strategy, and jit_compile=True fails under a
+    # MirroredStrategy of several devices (keras-team/keras#19005).
+    default_jit_compile = False
     peak_device_memory_label = "tf get_memory_info peak"
 
-    def child_environment(self, devices, gpus_present):
+    def default_strategy(self, devices, gpus_present):
+        return NCCL if gpus_present else "replicated"
+
+    def problem(self, config, gpus_present):
+        if config.strategy == NCCL and not gpus_present:
+            return (
+                f"--strategy {NCCL} needs NVIDIA GPUs and this machine has none: "
+                "use --strategy replicated or parameter_server"
+            )
+        if config.jit_compile and config.strategy != SINGLE and config.devices > 1:
+            return (
+                "--jit-compile on fails under tensorflow's MirroredStrategy with more than one "
+                "device (keras-team/keras#19005): use --jit-compile off"
+            )
+        return None
+
+    def child_environment(self, config, gpus_present, rank):
         # Grow GPU memory on demand: the default reserves nearly all of it,
         # and the memory figures would measure the reservation.
         return {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+
+    def setup(self, config):
+        import tensorflow as tf
+
+        self._strategy = None
+        if config.strategy == SINGLE:
+            return
+        kind = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+        if kind == "CPU":
+            # N virtual CPU devices; possible only before TensorFlow starts its runtime.
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration()] * config.devices
+            )
+        devices = [d.name for d in tf.config.list_logical_devices(kind)][: config.devices]
+        self._strategy = tf.distribute.MirroredStrategy(
+            devices=devices, cross_device_ops=_cross_device_ops(tf, config.strategy)
+        )
+
+    def scope(self):
+        if self._strategy is None:
+            return super().scope()
+        return self._strategy.scope()
+
+    def replica_differences(self, model):
+        if getattr(self, "_strategy", None) is None:
+            return 0.0, 0.0
+
+        def largest(variables):
+            return max(
+                (
+                    max_abs_difference(
+                        [r.numpy() for r in self._strategy.experimental_local_results(v.value)]
+                    )
+                    for v in variables
+                ),
+                default=0.0,
+            )
+
+        return largest(model.weights), largest(model.trainable_weights)
 
     def synchronize(self, model):
         import tensorflow as tf
@@ -30,20 +98,21 @@ class TensorFlowBackend(Backend):
             return None
         return [int(tf.config.experimental.get_memory_info(g.name)["peak"]) for g in gpus]
 
-    def describe_devices(self):
+    def describe_devices(self, config):
         import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")
-        if not gpus:
-            return [{"kind": "cpu", "name": None, "index": 0}]
-        return [
-            {
-                "kind": "gpu",
-                "name": tf.config.experimental.get_device_details(g).get("device_name"),
-                "index": i,
-            }
-            for i, g in enumerate(gpus)
-        ]
+        if gpus:
+            return [
+                {
+                    "kind": "gpu",
+                    "name": tf.config.experimental.get_device_details(g).get("device_name"),
+                    "index": i,
+                }
+                for i, g in enumerate(gpus)
+            ]
+        cpus = tf.config.list_logical_devices("CPU")
+        return [{"kind": "cpu", "name": None, "index": i} for i in range(len(cpus))]
 
     def library_versions(self):
         import tensorflow as tf
@@ -62,6 +131,14 @@ class TensorFlowBackend(Backend):
         return isinstance(error, tf.errors.ResourceExhaustedError) or super().is_out_of_memory(
             error
         )
+
+
+def _cross_device_ops(tf, strategy: str):
+    if strategy == NCCL:
+        return tf.distribute.NcclAllReduce()
+    if strategy == "replicated":
+        return tf.distribute.HierarchicalCopyAllReduce()
+    return tf.distribute.ReductionToOneDevice()
 
 
 ADAPTER = TensorFlowBackend()

@@ -1,15 +1,122 @@
-"""PyTorch: Keras 3's torch backend."""
+"""PyTorch: Keras 3's torch backend, data parallel through DistributedDataParallel.
+
+One process per device (nccl between GPUs, gloo between CPU processes), each
+training on its own slice of every global batch, as torchrun-launched DDP
+does. Keras itself drives DDP inside model.fit (keras-nightly 3.16.0.dev and
+later), so the measured path is the one users run; this adapter only builds
+the DDP wrapper first, to set its gradient bucket size (--bucket-mb).
+"""
 
 from __future__ import annotations
 
-from keras_profiler.backends.base import Backend
+import importlib.util
+import os
+from pathlib import Path
+
+from keras_profiler.backends.base import SINGLE, Backend
+
+DDP = "ddp"
+DEFAULT_BUCKET_MB = 25.0  # PyTorch's own default
+KERAS_WITH_DDP = "keras-nightly>=3.16.0.dev2026102704"
 
 
 class TorchBackend(Backend):
     name = "torch"
     library = "torch"
     pip_requirement = "torch"
+    strategies = {
+        DDP: "one process per device, DistributedDataParallel inside model.fit, "
+        "gradients all-reduced in buckets",
+    }
+    # Keras's own default: torch.compile is opt-in.
+    default_jit_compile = False
     peak_device_memory_label = "torch max_memory_allocated"
+
+    def default_strategy(self, devices, gpus_present):
+        # Without Keras's DDP support one device can still be profiled, plainly.
+        return DDP if devices > 1 or keras_has_ddp() else SINGLE
+
+    def problem(self, config, gpus_present):
+        if config.strategy == DDP and not keras_has_ddp():
+            return (
+                "torch data parallelism runs through Keras's DistributedDataParallel support "
+                f"in model.fit, which the installed Keras lacks: pip install '{KERAS_WITH_DDP}' "
+                "(see README), or profile one device with --strategy single"
+            )
+        return None
+
+    def processes(self, config):
+        return config.devices if config.strategy == DDP else 1
+
+    def child_environment(self, config, gpus_present, rank):
+        if config.strategy != DDP:
+            return {}
+        env = {
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": str(config.devices),
+            "MASTER_ADDR": "127.0.0.1",
+        }
+        if gpus_present:
+            env["CUDA_VISIBLE_DEVICES"] = str(rank)  # each rank sees its own GPU as cuda:0
+        elif "OMP_NUM_THREADS" not in os.environ:
+            # N processes share the cores, as torchrun arranges.
+            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // config.devices))
+        return env
+
+    def setup(self, config):
+        import torch
+        import torch.distributed as dist
+
+        self._distributed = config.strategy == DDP
+        if not self._distributed:
+            return
+        if not _trainer_has_ddp():
+            raise RuntimeError(f"this Keras has no DDP support in model.fit: {KERAS_WITH_DDP}")
+        self.rank = int(os.environ["RANK"])
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+
+    def prepare(self, model, config):
+        if not getattr(self, "_distributed", False):
+            return
+        import torch
+        from torch.nn.parallel import DistributedDataParallel
+
+        # Keras wraps the model itself on the first fit unless a wrapper is
+        # there; set like Keras's own, plus the bucket size. object.__setattr__
+        # as Keras does: torch would register the wrapper as a submodule.
+        object.__setattr__(
+            model,
+            "ddp_model",
+            DistributedDataParallel(
+                model,
+                device_ids=[0] if torch.cuda.is_available() else None,
+                find_unused_parameters=False,
+                bucket_cap_mb=config.bucket_mb,
+            ),
+        )
+
+    def local_batch(self, x, y, config):
+        if not getattr(self, "_distributed", False):
+            return super().local_batch(x, y, config)
+        import numpy as np
+
+        # Rank r takes rows [r*b, (r+1)*b) of every global batch.
+        b, n = config.batch_size, config.devices
+        batches = len(x) // (b * n)
+        rows = (np.arange(batches)[:, None] * b * n + self.rank * b + np.arange(b)).ravel()
+        return x[rows], y[rows], b
+
+    def replica_differences(self, model):
+        if not getattr(self, "_distributed", False):
+            return 0.0, 0.0
+        return _largest_difference(model.weights), _largest_difference(model.trainable_weights)
+
+    def teardown(self):
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
     def synchronize(self, model):
         import torch
@@ -24,13 +131,13 @@ class TorchBackend(Backend):
             return None
         return [int(torch.cuda.max_memory_allocated(i)) for i in range(torch.cuda.device_count())]
 
-    def describe_devices(self):
+    def describe_devices(self, config):
         import torch
 
         if not torch.cuda.is_available():
-            return [{"kind": "cpu", "name": None, "index": 0}]
+            return [{"kind": "cpu", "name": None, "index": self.rank}]
         return [
-            {"kind": "gpu", "name": torch.cuda.get_device_name(i), "index": i}
+            {"kind": "gpu", "name": torch.cuda.get_device_name(i), "index": self.rank + i}
             for i in range(torch.cuda.device_count())
         ]
 
@@ -44,6 +151,43 @@ class TorchBackend(Backend):
         import torch
 
         return isinstance(error, torch.cuda.OutOfMemoryError) or super().is_out_of_memory(error)
+
+
+def keras_has_ddp() -> bool:
+    """Whether the installed Keras drives DDP inside model.fit, read from its
+    source: the launcher must not import Keras (it imports TensorFlow)."""
+    spec = importlib.util.find_spec("keras")
+    if spec is None or not spec.origin:
+        return False
+    trainer = Path(spec.origin).parent / "src" / "backend" / "torch" / "trainer.py"
+    try:
+        return "DistributedDataParallel" in trainer.read_text()
+    except OSError:
+        return False
+
+
+def _trainer_has_ddp() -> bool:
+    from keras.src.backend.torch.trainer import Trainer
+
+    return hasattr(Trainer, "_initialize_ddp")
+
+
+def _largest_difference(variables) -> float:
+    """Largest absolute difference of any process's weights from rank 0's."""
+    import torch
+    import torch.distributed as dist
+
+    differences = []
+    for variable in variables:
+        local = variable.value.detach()
+        reference = local.clone()
+        dist.broadcast(reference, src=0)
+        differences.append((local - reference).abs().max())
+    if not differences:
+        return 0.0
+    largest = torch.stack(differences).max()  # on the device: nccl reduces only there
+    dist.all_reduce(largest, op=dist.ReduceOp.MAX)
+    return float(largest)
 
 
 ADAPTER = TorchBackend()

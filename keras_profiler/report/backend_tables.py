@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from keras_profiler.report.frame import SETUP_COLUMNS
+from keras_profiler.report.frame import SETUP_COLUMNS, TABLE_COLUMNS
 
 FAILED = {"oom": "out of memory", "error": "error", "timeout": "timeout"}
 
@@ -20,15 +20,24 @@ FIGURE_ROWS = [
     ("Training accuracy", "train_accuracy", "{:.4f}"),
     ("Test accuracy", "test_accuracy", "{:.4f}"),
     ("Maximum memory consumption (MiB, {source}, all devices)", "device_peak_mib", "{:.0f}"),
+    ("Maximum memory per device (MiB, {source}, largest device)", "device_peak_max_mib", "{:.0f}"),
     ("Maximum memory consumption (MiB, NVML per process)", "nvml_process_mib", "{:.0f}"),
-    ("Maximum memory consumption (MiB, host process peak RSS)", "host_peak_rss_mib", "{:.0f}"),
+    (
+        "Maximum memory consumption (MiB, host peak RSS, all processes)",
+        "host_peak_rss_mib",
+        "{:.0f}",
+    ),
 ]
 _ACCURACY = {"train_accuracy", "test_accuracy"}
+SPEEDUP = "Speedup vs 1 device"
+EFFICIENCY = "Scaling efficiency"
+REPLICAS = "Replicas identical after training"
+NO_BASELINE = "n/a (no 1-device run)"
 
 
 def latest_per_cell(frame: pd.DataFrame) -> pd.DataFrame:
-    """The most recent record of each (setup, backend, devices) cell."""
-    keys = [*SETUP_COLUMNS, "backend", "devices"]
+    """The most recent record of each (setup, table, devices) cell."""
+    keys = [*SETUP_COLUMNS, *TABLE_COLUMNS, "devices"]
     ordered = frame.sort_values(["finished_at", "run_id"], kind="stable")
     return ordered.groupby(keys, dropna=False, sort=False).tail(1)
 
@@ -60,7 +69,8 @@ def setup_lines(setup: dict, runs: pd.DataFrame) -> list[str]:
         f"* `Random seed` - {setup['seed']}",
         f"* `Precision` - {setup['precision']}",
         f"* `Optimizer` - {setup['optimizer']}, learning rate {setup['learning_rate']:g}",
-        f"* `Hardware` - {setup['hardware']}",
+        *_scaling_lines(runs),
+        f"* `Hardware` - {hardware(setup, runs)}",
     ]
     for field, label in (("train_samples", "Training images"), ("test_samples", "Test images")):
         if _given(setup[field]):
@@ -68,35 +78,115 @@ def setup_lines(setup: dict, runs: pd.DataFrame) -> list[str]:
     return lines
 
 
+def hardware(setup: dict, runs: pd.DataFrame) -> str:
+    """The setup's machine, and how CPU runs got several devices out of one CPU."""
+    virtual = runs[runs["virtual_devices"].astype(bool)]
+    counts = ", ".join(str(n) for n in sorted(virtual["devices"].astype(int).unique()))
+    return setup["hardware"] + (f", as N virtual CPU devices for N = {counts}" if counts else "")
+
+
+def _scaling_lines(runs: pd.DataFrame) -> list[str]:
+    linear = runs["lr_scaling"] == "linear"
+    if not linear.any():
+        return []
+    which = "" if linear.all() else " for some runs"
+    return [
+        f"* `Learning rate scaling` - linear{which}: learning rate x devices "
+        "(each table's Learning rate row gives the rate used)"
+    ]
+
+
 def backend_table(runs: pd.DataFrame) -> str:
-    """One backend's table: a column per device count, failed runs named as such."""
+    """One table: a column per device count, failed runs named as such."""
     runs = runs.sort_values("devices")
-    kind = "GPU" if runs["device_kind"].iloc[0] == "gpu" else "CPU"
-    columns = {f"{kind} ({int(r.devices)})": r for r in runs.itertuples()}
-    body = {}
-    for label, column, fmt in FIGURE_ROWS:
-        if runs[column].notna().any() or (column in _ACCURACY and runs["synthetic"].any()):
-            label = label.format(source=_source(runs))
-            body[label] = [_cell(run, column, fmt) for run in columns.values()]
-    table = pd.DataFrame(body, index=list(columns)).T
+    columns = [column_name(run) for run in runs.itertuples()]
+    table = pd.DataFrame(_body(runs), index=columns).T
     table.index.name = ""
     align = ("left",) + ("center",) * len(columns)
     # Cells are preformatted text: stop tabulate re-parsing "1.0000" into "1".
     return table.to_markdown(colalign=align, disable_numparse=True)
 
 
+def column_name(run) -> str:
+    """'GPU (2)' / 'CPU (2)', as in the reference tables."""
+    return f"{'GPU' if run.device_kind == 'gpu' else 'CPU'} ({int(run.devices)})"
+
+
+def _body(runs: pd.DataFrame) -> dict[str, list[str]]:
+    """Row label -> cells: the settings that vary by column, then the figures."""
+    order = list(runs.itertuples())
+    body = {"Global batch": [_integer(run.global_batch) for run in order]}
+    if (runs["lr_scaling"] == "linear").any():
+        body["Learning rate"] = [_learning_rate(run) for run in order]
+    for label, column, fmt in FIGURE_ROWS:
+        if runs[column].notna().any() or (column in _ACCURACY and runs["synthetic"].any()):
+            body[label.format(source=_source(runs))] = [cell(run, column, fmt) for run in order]
+            if column == "steady_images_per_second":
+                body.update(_scaling_rows(order))
+    if (runs["devices"] > 1).any():
+        body[REPLICAS] = [_replicas(run) for run in order]
+    return body
+
+
+def _scaling_rows(order: list) -> dict[str, list[str]]:
+    """Speedup over the table's own ok 1-device run, and that per device."""
+    baseline = next((r for r in order if r.devices == 1 and r.status == "ok"), None)
+    speedup, efficiency = [], []
+    for run in order:
+        ratio = _speedup(run, baseline)
+        speedup.append(f"{ratio:.2f}x" if isinstance(ratio, float) else ratio)
+        efficiency.append(
+            f"{100 * ratio / run.devices:.0f}%" if isinstance(ratio, float) else ratio
+        )
+    return {SPEEDUP: speedup, EFFICIENCY: efficiency}
+
+
+def _speedup(run, baseline) -> float | str:
+    """The ratio, or the text to show in its place."""
+    if run.status != "ok":
+        return FAILED[run.status]
+    if baseline is None:
+        return NO_BASELINE
+    rates = (run.steady_images_per_second, baseline.steady_images_per_second)
+    if not all(_given(rate) for rate in rates):
+        return "n/a (1 epoch)"  # no steady state to compare
+    return float(rates[0] / rates[1])
+
+
+def _replicas(run) -> str:
+    """Whether the replicas' weights still agree after the last epoch."""
+    if run.status != "ok":
+        return FAILED[run.status]
+    if run.devices == 1 or not _given(run.replica_max_diff):
+        return "n/a"
+    if run.replica_max_diff == 0:
+        return "yes"
+    if run.replica_trainable_max_diff == 0:
+        return f"trainable yes, non-trainable differ by {run.replica_max_diff:.2g}"
+    return f"no (max diff {run.replica_max_diff:.2g})"
+
+
+def _learning_rate(run) -> str:
+    rate = run.effective_learning_rate
+    return f"{rate:g}" if _given(rate) else "n/a"
+
+
+def _integer(value) -> str:
+    return str(int(value)) if _given(value) else "n/a"
+
+
 def failure_lines(runs: pd.DataFrame) -> list[str]:
     """Why each failed run failed, one line each."""
-    kind = "GPU" if runs["device_kind"].iloc[0] == "gpu" else "CPU"
     lines = []
     for run in runs.sort_values("devices").itertuples():
         if run.status != "ok":
             reason = run.error or "no error text recorded"
-            lines.append(f"* {kind} ({int(run.devices)}): {FAILED[run.status]}: `{reason}`")
+            lines.append(f"* {column_name(run)}: {FAILED[run.status]}: `{reason}`")
     return lines
 
 
-def _cell(run, column: str, fmt: str) -> str:
+def cell(run, column: str, fmt: str) -> str:
+    """One figure of one run as text; a failed run shows its status instead."""
     if run.status != "ok":
         return FAILED[run.status]
     if column in _ACCURACY and run.synthetic:

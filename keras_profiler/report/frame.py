@@ -25,6 +25,9 @@ SETUP_COLUMNS = [
     "device_kind",
     "hardware",
 ]
+# Within a setup, each backend gets one table per way of spreading the run
+# over devices: runs differing in these are compared, not mixed.
+TABLE_COLUMNS = ["backend", "strategy", "jit_compile", "bucket_mb"]
 
 
 def records_frame(records: list[RunRecord]) -> pd.DataFrame:
@@ -55,16 +58,45 @@ def _row(record: RunRecord) -> dict:
     row["image_size"] = config.get("image_size")
     row["model_image_size"] = record.model.get("image_size")
     row["device_kind"], row["hardware"] = _hardware(record)
+    row.update(_distribution(record))
     if summary:
         row.update({name: getattr(summary, name) for name in _SUMMARY_FIGURES})
     if memory:
+        per_device = memory.device_peak_mib
         row.update(
             device_peak_mib=memory.device_peak_total_mib,
+            device_peak_max_mib=max(per_device) if per_device else None,
             device_peak_source=memory.device_peak_source,
             nvml_process_mib=memory.nvml_process_mib,
             host_peak_rss_mib=memory.host_peak_rss_mib,
         )
     return row
+
+
+def _distribution(record: RunRecord) -> dict:
+    """How the run was spread over devices. Version 1 records predate data
+    parallelism: a plain fit, fixed learning rate, compilation unknown."""
+    config, spread = record.config, record.distribution or {}
+    scaling = config.get("lr_scaling") or "fixed"
+    rate = spread.get("learning_rate")
+    if rate is None and scaling == "fixed":
+        rate = config.get("learning_rate")  # unscaled: the rate asked for
+    checks = spread.get("replica_checks") or []
+    last = checks[-1] if checks else {}
+    batch = config.get("batch_size")
+    return {
+        "strategy": config.get("strategy") or "single",
+        "jit_compile": config.get("jit_compile"),
+        "jit_compile_resolved": spread.get("jit_compile"),
+        "bucket_mb": config.get("bucket_mb"),
+        "lr_scaling": scaling,
+        "effective_learning_rate": rate,
+        "global_batch": spread.get("global_batch_size")
+        or (batch * config["devices"] if batch else None),
+        "virtual_devices": bool(spread.get("virtual_devices")),
+        "replica_max_diff": last.get("max_abs_difference"),
+        "replica_trainable_max_diff": last.get("trainable_max_abs_difference"),
+    }
 
 
 _SUMMARY_FIGURES = [
@@ -88,8 +120,17 @@ _COLUMNS = [
     "parameters",
     "model_image_size",
     *SETUP_COLUMNS,
+    *TABLE_COLUMNS[1:],
+    "jit_compile_resolved",
+    "lr_scaling",
+    "effective_learning_rate",
+    "global_batch",
+    "virtual_devices",
+    "replica_max_diff",
+    "replica_trainable_max_diff",
     *_SUMMARY_FIGURES,
     "device_peak_mib",
+    "device_peak_max_mib",
     "device_peak_source",
     "nvml_process_mib",
     "host_peak_rss_mib",

@@ -1,0 +1,96 @@
+"""One setup's runs split into series: one per backend and way of spreading
+the run over devices (strategy, compilation, DDP bucket size). A series is one
+per-backend table, one row of the comparison table and one line of the plot."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from keras_profiler.report.frame import TABLE_COLUMNS
+
+# What each strategy name means, in the words of the reference tables.
+STRATEGIES = {
+    "single": "single device, no distribution",
+    "data-parallel": "data-parallel",
+    "replicated": "replicated (hierarchical-copy all-reduce)",
+    "replicated-nccl": "replicated (NCCL all-reduce)",
+    "parameter_server": "parameter server",
+    "ddp": "ddp",
+}
+
+
+@dataclass
+class Series:
+    """The runs of one table, and the names it goes by."""
+
+    backend: str
+    heading: str  # "tensorflow, replicated (hierarchical-copy all-reduce), XLA off"
+    label: str  # the backend alone, unless the setup has several series of it
+    runs: pd.DataFrame  # one run per device count, sorted by devices
+
+    def ok_rates(self) -> dict[int, float]:
+        """Device count -> steady-state images/sec, for the ok runs that have one."""
+        ok = self.runs[
+            (self.runs["status"] == "ok") & self.runs["steady_images_per_second"].notna()
+        ]
+        return dict(zip(ok["devices"].astype(int), ok["steady_images_per_second"]))
+
+
+def split(runs: pd.DataFrame) -> list[Series]:
+    """One setup's runs as series, in a stable order (backend, then strategy)."""
+    groups = [group for _, group in runs.groupby(TABLE_COLUMNS, dropna=False, sort=False)]
+    groups.sort(key=lambda group: tuple(_text(group[c].iloc[0]) for c in TABLE_COLUMNS))
+    per_backend = pd.Series([g["backend"].iloc[0] for g in groups]).value_counts()
+    result = []
+    for group in groups:
+        backend, heading = group["backend"].iloc[0], describe(group)
+        label = heading if per_backend[backend] > 1 else backend
+        result.append(Series(backend, heading, label, group.sort_values("devices")))
+    return result
+
+
+def describe(runs: pd.DataFrame) -> str:
+    """Backend, strategy and compilation of one table's runs, in words."""
+    first = runs.iloc[0]
+    strategy = STRATEGIES.get(first["strategy"], first["strategy"])
+    if _given(first["bucket_mb"]):
+        strategy += f" (bucket {first['bucket_mb']:g} MB)"
+    parts = [first["backend"], strategy, _compilation(first["backend"], runs)]
+    return ", ".join(part for part in parts if part)
+
+
+def _compilation(backend: str, runs: pd.DataFrame) -> str:
+    """'XLA on' / 'XLA off' (torch: 'torch.compile on', its default off left
+    unsaid); '' when unknown (version 1 records). Says so when the model
+    resolved a different setting than the one asked for."""
+    asked = _flag(runs["jit_compile"].iloc[0])
+    resolved = {_flag(v) for v in runs["jit_compile_resolved"]} - {None}
+    if asked is None and len(resolved) == 1:
+        asked = resolved.pop()
+    if asked is None:
+        return ""
+    name = "torch.compile" if backend == "torch" else "XLA"
+    text = f"{name} {'on' if asked else 'off'}"
+    if resolved - {asked}:
+        some = " in some runs" if len(resolved) == 2 else ""
+        text += f" asked, {'on' if not asked else 'off'} in effect{some}"
+    elif backend == "torch" and not asked:
+        text = ""
+    return text
+
+
+def _flag(value) -> bool | None:
+    # A column of bools hands back numpy bools; None or NaN where unknown.
+    return bool(value) if isinstance(value, (bool, np.bool_)) else None
+
+
+def _given(value) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _text(value) -> str:
+    return str(value) if _given(value) else ""
