@@ -144,7 +144,10 @@ def _merge_epochs(per_rank: list[list[EpochMetrics]]) -> list[EpochMetrics]:
     """Rank 0's epochs, with memory read in every process that finished them."""
     epochs = per_rank[0]
     for index, epoch in enumerate(epochs):
-        readings = [rank[index].memory for rank in per_rank if len(rank) > index]
+        # A process that did not finish the epoch read nothing: totals are absent.
+        readings = [
+            rank[index].memory if len(rank) > index else MemoryFigures() for rank in per_rank
+        ]
         epoch.memory = MemoryFigures.combine_processes(readings)
     return epochs
 

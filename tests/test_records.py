@@ -107,3 +107,37 @@ def test_corrupt_foreign_and_old_files_are_named_and_left_alone(tmp_path):
     assert len(problems) == 3
     assert any("old" in p and "schema version 0" in p for p in problems)
     assert (tmp_path / "torn" / "record.json").read_text() == bad["torn"]
+
+
+def test_version_1_records_still_read(tmp_path):
+    old = record("v1").to_dict()
+    old["schema_version"] = 1
+    del old["distribution"]
+    for each in old["epochs"] + [old["summary"]]:
+        memory = each.get("memory") or each.get("peak_memory")
+        del memory["host_peak_rss_per_process_mib"]
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "record.json").write_text(json.dumps(old))
+
+    loaded, problems = records.load_all(tmp_path)
+
+    assert problems == []
+    assert loaded[0].distribution == {} and loaded[0].summary.epochs == 3
+
+
+def test_memory_of_several_processes_is_joined_per_device_and_summed():
+    ranks = [
+        MemoryFigures(device_peak_mib=[100.0], nvml_process_mib=120.0, host_peak_rss_mib=900.0),
+        MemoryFigures(device_peak_mib=[110.0], nvml_process_mib=130.0, host_peak_rss_mib=950.5),
+    ]
+
+    combined = MemoryFigures.combine_processes(ranks)
+
+    assert combined.device_peak_mib == [100.0, 110.0]
+    assert combined.device_peak_total_mib == 210.0
+    assert combined.nvml_process_mib == 250.0
+    assert combined.host_peak_rss_mib == 1850.5
+    assert combined.host_peak_rss_per_process_mib == [900.0, 950.5]
+    # A figure missing in one process is absent, not a partial sum.
+    ranks[1].nvml_process_mib = None
+    assert MemoryFigures.combine_processes(ranks).nvml_process_mib is None
