@@ -77,10 +77,11 @@ def _model_page(model: str, cells: pd.DataFrame) -> tuple[str, dict[str, bytes]]
 
 
 def _plot_title(model: str, number: int, setup: dict, runs: pd.DataFrame) -> str:
-    data = setup["dataset"] + (" (synthetic)" if setup["synthetic"] else "")
+    data = setup["dataset"]
+    virtual = " (virtual CPU devices: not a speedup)" if runs["virtual_devices"].any() else ""
     return (
         f"{model}, setup {number}: training throughput by device count\n"
-        f"{backend_tables.hardware(setup, runs)}; {data}, {setup['precision']}"
+        f"{setup['hardware']}{virtual}; {data}, {setup['precision']}"
     )
 
 
