@@ -51,7 +51,8 @@ def run(config: RunConfig, results_dir: str | Path) -> RunRecord:
         config_path.write_text(json.dumps(config.to_dict()))
         ranks = [_Rank(scratch, rank) for rank in range(adapter.processes(config))]
         commands = [rank.command(config_path) for rank in ranks]
-        environments = [child_environment(config, scratch, rank.rank) for rank in ranks]
+        port = _free_port()  # one rendezvous port for all ranks of the run
+        environments = [child_environment(config, scratch, rank.rank, port) for rank in ranks]
         outcome = _run_workers(commands, environments, config.timeout_seconds)
         results = [rank.result() for rank in ranks]
         epochs = [_read_epochs(rank.epochs_path) for rank in ranks]
@@ -91,7 +92,9 @@ class _Rank:
             return None
 
 
-def child_environment(config: RunConfig, scratch: Path, rank: int = 0) -> dict[str, str]:
+def child_environment(
+    config: RunConfig, scratch: Path, rank: int = 0, port: int = 0
+) -> dict[str, str]:
     """A worker's environment: the user's, plus what must be set before import."""
     env = dict(os.environ)
     env.update(
@@ -108,27 +111,28 @@ def child_environment(config: RunConfig, scratch: Path, rank: int = 0) -> dict[s
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(config.devices))
     env.update(backends.get(config.backend).child_environment(config, present, rank))
     if "MASTER_ADDR" in env:  # torch.distributed's rendezvous
-        env["MASTER_PORT"] = str(_rendezvous_port(scratch))
+        env["MASTER_PORT"] = str(port)
     return env
 
 
-def _rendezvous_port(scratch: Path) -> int:
-    """A free local port for the workers to meet on, the same for every rank."""
-    path = scratch / "port"
-    if not path.exists():
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            path.write_text(str(probe.getsockname()[1]))
-    return int(path.read_text())
+def _free_port() -> int:
+    """A local port free now, for torch.distributed's workers to meet on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _merge_results(results: list[dict | None]) -> dict | None:
     """One result for the run: rank 0's, with every rank's devices, and the
     failure of the rank that failed first (the others failed because of it)."""
     present = [r for r in results if r]
-    if len(results) == 1 or not present:
-        return results[0]
+    if not present:
+        return None
     merged = dict(results[0] or present[0])
+    if "distribution" in merged:  # how many processes reported, not how many were meant to
+        merged["distribution"] = dict(merged["distribution"], processes=len(present))
+    if len(results) == 1:
+        return merged
     merged["devices"] = [d for r in present for d in r.get("devices", [])]
     failed = sorted(
         (r for r in present if r.get("status") != "ok"), key=lambda r: r.get("failed_at", 0)

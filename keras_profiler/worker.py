@@ -60,9 +60,11 @@ def run(config: RunConfig, epochs_path: str) -> dict:
         with adapter.scope():
             model, image_size = _build_model(keras, config, data)
         result["model"] = _describe_model(model, image_size)
-        result["distribution"] = _describe_distribution(adapter, config, model, result["devices"])
+        result["distribution"] = _describe_distribution(keras, config, model, result["devices"])
         adapter.prepare(model, config)
         _fit(keras, config, adapter, model, data, epochs_path, result["distribution"])
+        # After fit: Keras could have put its own wrapper in place of ours.
+        result["distribution"].update(adapter.applied_settings(model))
         result.update(status="ok", error=None)
     except Exception as error:  # a failed run is a result to record, not a crash
         status = "oom" if adapter.is_out_of_memory(error) else "error"
@@ -83,7 +85,7 @@ def _describe_model(model, image_size: int) -> dict:
     }
 
 
-def _describe_distribution(adapter, config: RunConfig, model, devices: list[dict]) -> dict:
+def _describe_distribution(keras, config: RunConfig, model, devices: list[dict]) -> dict:
     kind = devices[0]["kind"] if devices else None
     return {
         "strategy": config.strategy,
@@ -92,12 +94,15 @@ def _describe_distribution(adapter, config: RunConfig, model, devices: list[dict
         # Several devices carved out of one CPU: a test of the code path, not
         # of scaling.
         "virtual_devices": kind == "cpu" and config.devices > 1,
-        "processes": adapter.processes(config),
         "global_batch_size": config.global_batch_size,
-        "learning_rate": config.effective_learning_rate,
+        # Read back from the optimizer: what training uses, after --lr-scaling.
+        # float32 holds about 7 significant digits: 0.1, not 0.10000000149.
+        "learning_rate": float(
+            f"{float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)):.7g}"
+        ),
         "lr_scaling": config.lr_scaling,
         "jit_compile": bool(getattr(model, "jit_compile", False)),
-        "bucket_mb": config.bucket_mb,
+        "bucket_mb": None,  # read from the DDP wrapper after training, where there is one
         # Same seed, same weights at any device count: tests compare this.
         "initial_weights_sha256": weights_sha256(model),
         "replica_checks": [],
@@ -177,14 +182,18 @@ def _fit(keras, config: RunConfig, adapter, model, data, epochs_path, distributi
     from keras_profiler.callback import ProfilerCallback
 
     x_train, y_train = _training_split(config, data)
-    profiler = ProfilerCallback(
-        samples_per_epoch=len(x_train),  # global: all devices' images
-        batch_size=config.global_batch_size,
-        validation_data=(_scaled(data.x_test), data.y_test),
-    )
+    # This process's rows only, scaled after the split: no process holds a
+    # float copy of images it does not train on.
     x_local, y_local, batch_size = adapter.local_batch(x_train, y_train, config)
+    x_test, y_test, test_batch_size = adapter.local_test(data.x_test, data.y_test, config)
+    profiler = ProfilerCallback(
+        # Images per epoch from Keras's own step count x the global batch.
+        batch_size=config.global_batch_size,
+        validation_data=(_scaled(x_test), y_test),
+        validation_batch_size=test_batch_size,
+    )
     model.fit(
-        x_local,
+        _scaled(x_local),
         y_local,
         batch_size=batch_size,
         epochs=config.epochs,
@@ -237,7 +246,7 @@ def _training_split(config: RunConfig, data):
     if config.steps_per_epoch:
         batches = min(batches, config.steps_per_epoch)
     count = batches * config.global_batch_size
-    return _scaled(data.x_train[:count]), data.y_train[:count]
+    return data.x_train[:count], data.y_train[:count]
 
 
 def _scaled(images):

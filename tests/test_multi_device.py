@@ -51,14 +51,55 @@ def test_one_and_two_devices_start_from_the_same_weights(run_cli, easy_data, bac
     short = ("--epochs", "1", "--train-samples", "128", "--test-samples", "32", "--no-report")
     args = ("--backend", backend, *EASY, "--data-dir", str(easy_data), *short)
     run_cli(*args, "--gpus", "1")
+    run_cli(*args, "--gpus", "1", "--seed", "7")
     result = run_cli(*args, "--gpus", "2")
 
     assert result.returncode == 0, result.stderr[-3000:]
-    by_devices = {r["config"]["devices"]: r["distribution"] for r in result.records}
-    assert sorted(by_devices) == [1, 2]
-    assert by_devices[1]["strategy"] == by_devices[2]["strategy"]  # the same training code
-    assert len(by_devices[1]["initial_weights_sha256"]) == 64
-    assert by_devices[1]["initial_weights_sha256"] == by_devices[2]["initial_weights_sha256"]
+    digests = {
+        (r["config"]["devices"], r["config"]["seed"]): r["distribution"]["initial_weights_sha256"]
+        for r in result.records
+    }
+    strategies = {r["distribution"]["strategy"] for r in result.records}
+    assert len(strategies) == 1  # 1 and 2 devices go through the same training code
+    assert digests[(1, 1337)] == digests[(2, 1337)]
+    # The digest is of the weights: another seed gives others.
+    assert digests[(1, 7)] != digests[(1, 1337)]
+
+
+BATCH_NORM_MODEL = """
+import keras
+
+def build(input_shape, num_classes):
+    inputs = keras.layers.Input(shape=tuple(input_shape))
+    x = keras.layers.Conv2D(4, 3, strides=4, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.Flatten()(keras.layers.Activation("relu")(x))
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.models.Model(inputs, outputs, name="bn_net")
+"""
+
+
+@pytest.mark.parametrize(
+    "backend, non_trainable_identical", [("jax", True), ("tensorflow", False), ("torch", False)]
+)
+def test_the_replica_check_sees_batch_norm_statistics_drift(
+    run_cli, tmp_path, backend, non_trainable_identical
+):
+    # Each replica updates BatchNormalization's moving statistics from its own
+    # slice of the batch, except under jax, where one program sees the whole
+    # batch: the check must see the difference where there is one.
+    model = tmp_path / "bn_net.py"
+    model.write_text(BATCH_NORM_MODEL)
+    result = run_cli(
+        "--backend", backend, "--model", f"{model}:build", "--dataset", "synthetic",
+        "--epochs", "1", "--train-samples", "256", "--test-samples", "32", "--gpus", "2",
+        "--no-report",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    check = result.record["distribution"]["replica_checks"][0]
+    assert check["trainable_max_abs_difference"] == 0.0
+    assert (check["max_abs_difference"] == 0.0) is non_trainable_identical
 
 
 @pytest.mark.parametrize(

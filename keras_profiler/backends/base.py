@@ -69,6 +69,15 @@ class Backend:
         fit: the whole global batch where one process drives every device."""
         return x, y, config.global_batch_size
 
+    def local_test(self, x, y, config):
+        """This process's part of the test data, and the batch size to evaluate it with."""
+        return x, y, config.global_batch_size
+
+    def applied_settings(self, model) -> dict:
+        """Settings read back from what trained the model (torch: the DDP
+        wrapper's bucket size), to record beside what was asked for."""
+        return {}
+
     def replica_differences(self, model) -> tuple[float, float]:
         """Largest absolute difference between device replicas, over (all
         weights, trainable weights); (0.0, 0.0) with one replica."""

@@ -39,11 +39,6 @@ class TensorFlowBackend(Backend):
             )
         return None
 
-    def child_environment(self, config, gpus_present, rank):
-        # Grow GPU memory on demand: the default reserves nearly all of it,
-        # and the memory figures would measure the reservation.
-        return {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}
-
     def setup(self, config):
         import tensorflow as tf
 

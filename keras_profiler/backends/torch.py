@@ -71,8 +71,6 @@ class TorchBackend(Backend):
         self._distributed = config.strategy == DDP
         if not self._distributed:
             return
-        if not _trainer_has_ddp():
-            raise RuntimeError(f"this Keras has no DDP support in model.fit: {KERAS_WITH_DDP}")
         self.rank = int(os.environ["RANK"])
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
 
@@ -106,6 +104,25 @@ class TorchBackend(Backend):
         batches = len(x) // (b * n)
         rows = (np.arange(batches)[:, None] * b * n + self.rank * b + np.arange(b)).ravel()
         return x[rows], y[rows], b
+
+    def applied_settings(self, model):
+        wrapper = getattr(model, "ddp_model", None)
+        if wrapper is None:
+            return {}
+        return {"bucket_mb": wrapper.bucket_bytes_cap / 2**20}
+
+    def local_test(self, x, y, config):
+        if not getattr(self, "_distributed", False):
+            return super().local_test(x, y, config)
+        # Every n-th image from this rank's; the same count on every rank, as
+        # Keras all-reduces the metrics after each step and a rank with an
+        # extra step would wait forever. At most n - 1 images are left out.
+        usable = len(x) - len(x) % config.devices
+        return (
+            x[self.rank : usable : config.devices],
+            y[self.rank : usable : config.devices],
+            (config.batch_size),
+        )
 
     def replica_differences(self, model):
         if not getattr(self, "_distributed", False):
@@ -164,12 +181,6 @@ def keras_has_ddp() -> bool:
         return "DistributedDataParallel" in trainer.read_text()
     except OSError:
         return False
-
-
-def _trainer_has_ddp() -> bool:
-    from keras.src.backend.torch.trainer import Trainer
-
-    return hasattr(Trainer, "_initialize_ddp")
 
 
 def _largest_difference(variables) -> float:
