@@ -46,7 +46,8 @@ class ProfilerCallback(keras.callbacks.Callback):
         super().__init__()
         self.samples_per_epoch = samples_per_epoch
         self.batch_size = batch_size
-        self.validation_data = validation_data
+        # Not self.validation_data: Keras 2's fit overwrites that attribute.
+        self.test_data = validation_data
         self.validation_batch_size = validation_batch_size or batch_size
         self.epochs: list[EpochMetrics] = []
         self._adapter = None
@@ -71,7 +72,7 @@ class ProfilerCallback(keras.callbacks.Callback):
             accuracy=_number(_first(logs, "accuracy", "acc")),
             memory=self.read_memory(),
         )
-        if self.validation_data is not None:
+        if self.test_data is not None:
             self._evaluate(metrics)
         self.epochs.append(metrics)
 
@@ -90,7 +91,7 @@ class ProfilerCallback(keras.callbacks.Callback):
         )
 
     def _evaluate(self, metrics: EpochMetrics) -> None:
-        x, y = self.validation_data
+        x, y = self.test_data
         start = time.perf_counter()
         results = _evaluate_as_dict(self.model, x, y, self.validation_batch_size)
         metrics.test_seconds = time.perf_counter() - start

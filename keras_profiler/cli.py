@@ -13,7 +13,8 @@ from pathlib import Path
 from keras_profiler import backends, gpus, launcher, report
 from keras_profiler import datasets as dataset_registry
 from keras_profiler import models as model_registry
-from keras_profiler.config import LR_SCALINGS, OPTIMIZERS, PRECISIONS, RunConfig
+from keras_profiler.backends import mxnet_env
+from keras_profiler.config import DATA_FORMATS, LR_SCALINGS, OPTIMIZERS, PRECISIONS, RunConfig
 from keras_profiler.errors import UsageError
 
 DEFAULT_DATA_DIR = "~/.cache/keras-profiler/datasets"
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv[:1] == ["report"]:
             return _report(_report_parser().parse_args(argv[1:]))
+        if argv[:1] == ["setup-mxnet"]:
+            return _setup_mxnet(_setup_mxnet_parser().parse_args(argv[1:]))
         return _profile(_run_parser().parse_args(argv))
     except UsageError as error:
         print(f"keras-profiler: error: {error}", file=sys.stderr)
@@ -40,10 +43,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _profile(args) -> int:
     configs = _configs(args)
+    # Before the first run: a worker interpreter that cannot be had (MXNet's
+    # environment cannot be built) is a usage error, not a failed run.
+    pythons = {c.backend: backends.get(c.backend).worker_python(args.mxnet_python) for c in configs}
     failed = 0
     for config in configs:
         print(f"keras-profiler: {_describe(config)}", flush=True)
-        record = launcher.run(config, args.results_dir)
+        record = launcher.run(config, args.results_dir, python=pythons[config.backend])
         print(f"keras-profiler: {_outcome(record)}", flush=True)
         failed += record.status != "ok"
     if not args.no_report:
@@ -90,11 +96,12 @@ def _config(args, backend: str) -> RunConfig:
         bucket_mb=args.bucket_mb,
         lr_scaling=args.lr_scaling,
         jit_compile=None if args.jit_compile is None else args.jit_compile == "on",
+        data_format=args.data_format,
     )
 
 
 def _check_installed(backend: str) -> None:
-    requirement = backends.missing_library(backend)
+    requirement = backends.get(backend).missing_requirement()
     if requirement:
         raise UsageError(
             f"backend {backend!r} needs {requirement}, which is not installed in "
@@ -138,6 +145,12 @@ def _outcome(record) -> str:
         f"ok: {record.config['backend']} {rate:.1f} images/sec ({which}), "
         f"test accuracy {accuracy} ({where})"
     )
+
+
+def _setup_mxnet(args) -> int:
+    python = mxnet_env.ensure(base_python=args.python)
+    print(f"keras-profiler: the MXNet environment is ready: --mxnet-python {python}")
+    return 0
 
 
 def _report(args) -> int:
@@ -213,6 +226,18 @@ def _run_parser() -> argparse.ArgumentParser:
         help="compile the train step (XLA; torch.compile for torch); default: on for jax, "
         "off for tensorflow (XLA fails under MirroredStrategy) and torch (Keras's default)",
     )
+    add(
+        "--data-format",
+        choices=DATA_FORMATS,
+        help="the layout layers compute in; default: channels_first for mxnet (an order of "
+        "magnitude faster there), channels_last for the others",
+    )
+    add(
+        "--mxnet-python",
+        metavar="PATH",
+        help="mxnet: a Python that has mxnet 1.9.1 and keras-mxnet 2.2.4.3; default: the "
+        "environment keras-profiler builds on first use (see 'setup-mxnet --help')",
+    )
     add("--batch-size", type=int, default=32, help="images per device per step")
     add(
         "--epochs",
@@ -250,6 +275,25 @@ def _run_parser() -> argparse.ArgumentParser:
     )
     _add_folders(parser)
     add("--no-report", action="store_true", help="do not regenerate the reports after the runs")
+    return parser
+
+
+def _setup_mxnet_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m keras_profiler setup-mxnet",
+        description=(
+            "Build the isolated environment --backend mxnet runs in (mxnet 1.9.1, keras-mxnet "
+            "2.2.4.3, numpy 1.23.5; the CUDA build matching the NVIDIA driver, if any), in "
+            "$KERAS_PROFILER_CACHE (~/.cache/keras-profiler). --backend mxnet does this by "
+            "itself on first use; this command does it ahead of time."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="the Python 3.10 or 3.11 to build it from (default: the one running this)",
+    )
     return parser
 
 

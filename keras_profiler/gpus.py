@@ -65,3 +65,12 @@ def process_memory_mib(pid: int | None = None) -> float | None:
 
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def cuda_driver_version() -> tuple[int, int] | None:
+    """The newest CUDA version the driver supports, e.g. (12, 4); None without one."""
+    nvml = _nvml()
+    if not nvml:
+        return None
+    version = nvml.nvmlSystemGetCudaDriverVersion()  # e.g. 12040
+    return version // 1000, version % 1000 // 10

@@ -35,9 +35,11 @@ STDERR_TAIL_LINES = 40
 PEER_GRACE_SECONDS = 10.0
 
 
-def run(config: RunConfig, results_dir: str | Path) -> RunRecord:
+def run(config: RunConfig, results_dir: str | Path, python: str | None = None) -> RunRecord:
     """Runs ``config`` in fresh workers (one, or one per device where the
     backend needs it) and writes one record of the run under results_dir.
+    ``python`` is the workers' interpreter (default: this one; MXNet's
+    environment for mxnet, see ``Backend.worker_python``).
 
     Raises:
         UsageError: the run could not start for a reason the user must fix;
@@ -50,7 +52,8 @@ def run(config: RunConfig, results_dir: str | Path) -> RunRecord:
         config_path = scratch / "config.json"
         config_path.write_text(json.dumps(config.to_dict()))
         ranks = [_Rank(scratch, rank) for rank in range(adapter.processes(config))]
-        commands = [rank.command(config_path) for rank in ranks]
+        prefix = adapter.worker_command(python or sys.executable)
+        commands = [rank.command(prefix, config_path) for rank in ranks]
         port = _free_port()  # one rendezvous port for all ranks of the run
         environments = [child_environment(config, scratch, rank.rank, port) for rank in ranks]
         outcome = _run_workers(commands, environments, config.timeout_seconds)
@@ -75,10 +78,9 @@ class _Rank:
         self.result_path = scratch / f"result-{rank}.json"
         self.epochs_path = scratch / f"epochs-{rank}.jsonl"
 
-    def command(self, config_path: Path) -> list:
+    def command(self, prefix: list[str], config_path: Path) -> list:
         return [
-            sys.executable,
-            "-m",
+            *prefix,
             "keras_profiler.worker",
             config_path,
             self.result_path,

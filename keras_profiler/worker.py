@@ -58,9 +58,9 @@ def run(config: RunConfig, epochs_path: str) -> dict:
         result["environment"] = _describe_environment(keras, adapter)
         result["devices"] = _describe_devices(adapter, config, result["environment"])
         with adapter.scope():
-            model, image_size = _build_model(keras, config, data)
-        result["model"] = _describe_model(model, image_size)
-        result["distribution"] = _describe_distribution(keras, config, model, result["devices"])
+            model, image_size = _build_model(keras, config, adapter, data)
+        result["model"] = _describe_model(keras, adapter, model, image_size)
+        result["distribution"] = _describe_distribution(config, adapter, model, result["devices"])
         adapter.prepare(model, config)
         _fit(keras, config, adapter, model, data, epochs_path, result["distribution"])
         # After fit: Keras could have put its own wrapper in place of ours.
@@ -75,17 +75,19 @@ def run(config: RunConfig, epochs_path: str) -> dict:
     return result
 
 
-def _describe_model(model, image_size: int) -> dict:
+def _describe_model(keras, adapter, model, image_size: int) -> dict:
     return {
         "name": model.name,
-        "parameters": int(model.count_params()),
+        "parameters": adapter.parameter_count(model),
         "image_size": image_size,
+        # Read back from Keras: the layout the model's layers were built with.
+        "data_format": keras.backend.image_data_format(),
         # The policy in effect, read back from the model (Keras 2 has none).
         "dtype_policy": getattr(getattr(model, "dtype_policy", None), "name", None),
     }
 
 
-def _describe_distribution(keras, config: RunConfig, model, devices: list[dict]) -> dict:
+def _describe_distribution(config: RunConfig, adapter, model, devices: list[dict]) -> dict:
     kind = devices[0]["kind"] if devices else None
     return {
         "strategy": config.strategy,
@@ -97,28 +99,25 @@ def _describe_distribution(keras, config: RunConfig, model, devices: list[dict])
         "global_batch_size": config.global_batch_size,
         # Read back from the optimizer: what training uses, after --lr-scaling.
         # float32 holds about 7 significant digits: 0.1, not 0.10000000149.
-        "learning_rate": float(
-            f"{float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)):.7g}"
-        ),
+        "learning_rate": float(f"{adapter.learning_rate(model):.7g}"),
         "lr_scaling": config.lr_scaling,
         "jit_compile": bool(getattr(model, "jit_compile", False)),
         "bucket_mb": None,  # read from the DDP wrapper after training, where there is one
         # Same seed, same weights at any device count: tests compare this.
-        "initial_weights_sha256": weights_sha256(model),
+        "initial_weights_sha256": weights_sha256(adapter.weight_values(model)),
         "replica_checks": [],
     }
 
 
-def weights_sha256(model) -> str:
-    """A digest of every weight's value, in the model's weight order."""
+def weights_sha256(values) -> str:
+    """A digest of every weight's value (NumPy arrays), in the model's weight order."""
     import hashlib
 
-    import keras
     import numpy as np
 
     digest = hashlib.sha256()
-    for variable in model.weights:
-        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable.value)).tobytes())
+    for value in values:
+        digest.update(np.ascontiguousarray(value).tobytes())
     return digest.hexdigest()
 
 
@@ -144,37 +143,36 @@ def _load_data(config: RunConfig):
     return data
 
 
-def _build_model(keras, config: RunConfig, data):
+def _build_model(keras, config: RunConfig, adapter, data):
     """The compiled model under test, and the image size it sees: models run
     at a larger size than the data's get an on-device upscale in front."""
     from keras_profiler import models
     from keras_profiler.models import _common
 
-    keras.utils.set_random_seed(config.seed)
-    keras.mixed_precision.set_global_policy(config.precision)
+    adapter.set_globals(config)
     spec = models.load(config.model)
-    size = config.image_size or spec.default_image_size or data.image_shape[0]
-    channels = data.image_shape[-1]
-    if size == data.image_shape[0]:
-        model = spec.build(data.image_shape, data.num_classes)
+    side, _, channels = data.image_shape
+    size = config.image_size or spec.default_image_size or side
+    data_shape = _image_shape(side, channels, config.data_format)
+    if size == side:
+        model = spec.build(data_shape, data.num_classes)
     else:
-        inputs = keras.layers.Input(data.image_shape)
-        base = spec.build((size, size, channels), data.num_classes)
+        inputs = keras.layers.Input(data_shape)
+        base = spec.build(_image_shape(size, channels, config.data_format), data.num_classes)
         model = keras.models.Model(inputs, base(_common.upscale(inputs, size)), name=base.name)
     model.compile(
-        optimizer=_optimizer(keras, config),
+        optimizer=adapter.optimizer(config),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        jit_compile=config.jit_compile,
+        **adapter.compile_options(config),
     )
     return model, size
 
 
-def _optimizer(keras, config: RunConfig):
-    rate = config.effective_learning_rate
-    if config.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=rate)
-    return keras.optimizers.SGD(learning_rate=rate, momentum=0.9)
+def _image_shape(side: int, channels: int, data_format: str) -> tuple[int, int, int]:
+    if data_format == "channels_first":
+        return channels, side, side
+    return side, side, channels
 
 
 def _fit(keras, config: RunConfig, adapter, model, data, epochs_path, distribution) -> None:
@@ -189,11 +187,11 @@ def _fit(keras, config: RunConfig, adapter, model, data, epochs_path, distributi
     profiler = ProfilerCallback(
         # Images per epoch from Keras's own step count x the global batch.
         batch_size=config.global_batch_size,
-        validation_data=(_scaled(x_test), y_test),
+        validation_data=(_as_input(x_test, config.data_format), y_test),
         validation_batch_size=test_batch_size,
     )
     model.fit(
-        _scaled(x_local),
+        _as_input(x_local, config.data_format),
         y_local,
         batch_size=batch_size,
         epochs=config.epochs,
@@ -249,7 +247,10 @@ def _training_split(config: RunConfig, data):
     return data.x_train[:count], data.y_train[:count]
 
 
-def _scaled(images):
+def _as_input(images, data_format: str):
+    """uint8 images (N, H, W, C) as the float32 input the model takes."""
+    if data_format == "channels_first":
+        images = images.transpose(0, 3, 1, 2)
     return images.astype("float32") / 255.0
 
 

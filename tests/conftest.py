@@ -17,8 +17,11 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="keras-profiler-tests-")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The MXNet environment is built from scratch once per test session (the
+# mxnet_python fixture), never taken from the user's cache.
+os.environ["KERAS_PROFILER_CACHE"] = tempfile.mkdtemp(prefix="keras-profiler-cache-")
 
-BACKENDS = ["jax", "tensorflow", "torch"]
+BACKENDS = ["jax", "tensorflow", "torch"]  # Keras 3's, in this interpreter
 
 
 def pytest_collection_modifyitems(config, items):
@@ -29,6 +32,45 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "gpu" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def mxnet_python() -> str:
+    """The MXNet environment's interpreter, built by the tool's own setup
+    command from its pinned requirements, once per session."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "keras_profiler", "setup-mxnet"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed.stdout.strip().rpartition("--mxnet-python ")[2]
+
+
+def run_in_mxnet(python: str, script: str, *args: str, timeout: float = 600) -> str:
+    """Runs a Python ``script`` (source text) in the MXNet environment through
+    the worker's bootstrap, with a private Keras home; returns its stdout."""
+    from keras_profiler.backends import mxnet_env
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "script.py"
+        path.write_text(script)
+        env = dict(
+            os.environ,
+            **mxnet_env.bootstrap_environment(),
+            KERAS_BACKEND="mxnet",
+            KERAS_HOME=str(Path(folder) / "keras_home"),
+        )
+        completed = subprocess.run(
+            [python, str(mxnet_env.BOOTSTRAP), str(path), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+        )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed.stdout
 
 
 class CliResult:

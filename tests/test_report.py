@@ -185,11 +185,25 @@ def test_heading_names_strategy_compilation_and_versions(tmp_path):
         spread("b", "jax", 2, strategy="data-parallel", jit=True),
         spread("c", "torch", 2, strategy="ddp", jit=False, bucket_mb=25.0),
     ]
-    headings = set(tables(generate(tmp_path, runs)))
-    tensorflow = "tensorflow, replicated (hierarchical-copy all-reduce), XLA off"
+    mxnet = spread("d", "mxnet", 2, strategy="multi-context", jit=False)
+    mxnet.config["data_format"] = "channels_first"
+    mxnet.environment["keras"] = "2.2.4.3"
+    headings = set(tables(generate(tmp_path, [*runs, mxnet])))
+    tensorflow = "tensorflow, replicated (hierarchical-copy all-reduce), XLA off, channels_last"
     assert f"{tensorflow} (Keras 3.15.1, tensorflow 1.0)" in headings
-    assert "jax, data-parallel, XLA on (Keras 3.15.1, jax 1.0)" in headings
-    assert "torch, ddp (bucket 25 MB) (Keras 3.15.1, torch 1.0)" in headings
+    assert "jax, data-parallel, XLA on, channels_last (Keras 3.15.1, jax 1.0)" in headings
+    assert "torch, ddp (bucket 25 MB), channels_last (Keras 3.15.1, torch 1.0)" in headings
+    # No compilation switch on MXNet: its heading says nothing of XLA.
+    assert "mxnet, multi-context (kvstore), channels_first (Keras 2.2.4.3, mxnet 1.0)" in headings
+
+
+def test_each_data_format_gets_its_own_table(tmp_path):
+    first = [spread(f"f{n}", "jax", n, data_format="channels_first") for n in (1, 2)]
+    last = [spread("l1", "jax", 1, steady=4.0), spread("l2", "jax", 2, images=640)]
+    page = generate(tmp_path, [*first, *last])
+    comparison = only_table(page, "Images/sec by backend and device count")
+    assert comparison["jax, data-parallel, XLA on, channels_first"] == ["160.00", "160.00"]
+    assert comparison["jax, data-parallel, XLA on, channels_last"] == ["80.00", "320.00"]
 
 
 def test_two_tensorflow_strategies_give_two_tables_and_two_comparison_rows(tmp_path):
@@ -205,11 +219,10 @@ def test_two_tensorflow_strategies_give_two_tables_and_two_comparison_rows(tmp_p
     assert hierarchical["Speedup vs 1 device"] == ["1.00x", "4.00x"]  # 80 -> 320 images/sec
     assert nccl["Speedup vs 1 device"] == ["1.00x", "4.00x"]  # 160 -> 640
     comparison = only_table(page, "Images/sec by backend and device count")
-    assert comparison["tensorflow, replicated (hierarchical-copy all-reduce), XLA off"] == [
-        "80.00",
-        "320.00",
-    ]
-    assert comparison["tensorflow, replicated (NCCL all-reduce), XLA off"] == ["160.00", "640.00"]
+    hierarchical = "tensorflow, replicated (hierarchical-copy all-reduce), XLA off, channels_last"
+    assert comparison[hierarchical] == ["80.00", "320.00"]
+    nccl = "tensorflow, replicated (NCCL all-reduce), XLA off, channels_last"
+    assert comparison[nccl] == ["160.00", "640.00"]
 
 
 def test_comparison_table_has_a_row_per_backend(tmp_path):
@@ -282,7 +295,7 @@ def test_version_1_records_still_report(tmp_path):
 
     assert problems == []
     table = only_table((tmp_path / "reports" / "resnet50.md").read_text(), "jax")
-    assert "jax, single device, no distribution (Keras 3.15.1, jax 1.0)" in tables(
+    assert "jax, single device, no distribution, channels_last (Keras 3.15.1, jax 1.0)" in tables(
         (tmp_path / "reports" / "resnet50.md").read_text()
     )
     assert table["Speedup vs 1 device"] == ["1.00x", "2.00x"]

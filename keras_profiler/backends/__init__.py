@@ -8,11 +8,10 @@ package, or asking whether a backend is installed, imports no framework.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 
 from keras_profiler.backends.base import SINGLE, Backend
 
-NAMES = ("jax", "tensorflow", "torch")
+NAMES = ("jax", "tensorflow", "torch", "mxnet")
 
 
 def get(name: str) -> Backend:
@@ -28,16 +27,6 @@ def current() -> Backend:
     import keras
 
     return get(keras.backend.backend())
-
-
-def missing_library(name: str) -> str | None:
-    """The pip requirement to install when backend ``name``'s library is absent, else None."""
-    adapter = get(name)
-    if importlib.util.find_spec(adapter.library) is None:
-        return adapter.pip_requirement
-    if importlib.util.find_spec("keras") is None:
-        return "keras"
-    return None
 
 
 def strategies_by_backend() -> dict[str, list[str]]:

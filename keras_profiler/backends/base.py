@@ -11,6 +11,8 @@ devices go through the same training code and speedups compare like with like.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import sys
 
 SINGLE = "single"  # plain model.fit on one device, no distribution at all
 
@@ -30,6 +32,8 @@ class Backend:
     # Data-parallel strategies besides "single": name -> what it does.
     strategies: dict[str, str] = {}
     default_jit_compile: bool = False
+    # MXNet is an order of magnitude faster channels-first; the others are not.
+    default_data_format: str = "channels_last"
     peak_device_memory_label: str = ""
 
     # --- in the launcher -------------------------------------------------
@@ -41,6 +45,24 @@ class Backend:
         """Why ``config`` cannot run on this machine with this install, as one
         line saying what to change, or None."""
         return None
+
+    def missing_requirement(self) -> str | None:
+        """The pip requirement to install when the framework or Keras is absent, else None."""
+        if importlib.util.find_spec(self.library) is None:
+            return self.pip_requirement
+        if importlib.util.find_spec("keras") is None:
+            return "keras"
+        return None
+
+    def worker_python(self, requested: str | None, log=None) -> str:
+        """The interpreter the workers run in (``requested``: --mxnet-python,
+        which only MXNet takes): this one, where Keras 3 is installed."""
+        return sys.executable
+
+    def worker_command(self, python: str) -> list[str]:
+        """The command that runs a module of keras-profiler's in ``python``,
+        before the module name."""
+        return [python, "-m"]
 
     def processes(self, config) -> int:
         """Worker processes a run needs (one per device for torch's DDP)."""
@@ -56,6 +78,45 @@ class Backend:
 
     def setup(self, config) -> None:
         """Exposes the run's devices; called before any model is built."""
+
+    # Keras 3's API; the MXNet adapter answers these with Keras 2.2's.
+
+    def set_globals(self, config) -> None:
+        """Seeds every generator and sets the dtype policy and data format,
+        before the model is built."""
+        import keras
+
+        keras.utils.set_random_seed(config.seed)
+        keras.mixed_precision.set_global_policy(config.precision)
+        keras.config.set_image_data_format(config.data_format)
+
+    def optimizer(self, config):
+        """The optimizer ``config`` asks for, at its effective learning rate."""
+        import keras
+
+        if config.optimizer == "adam":
+            return keras.optimizers.Adam(learning_rate=config.effective_learning_rate)
+        return keras.optimizers.SGD(learning_rate=config.effective_learning_rate, momentum=0.9)
+
+    def compile_options(self, config) -> dict:
+        """Keyword arguments of ``model.compile`` that only this backend takes."""
+        return {"jit_compile": config.jit_compile}
+
+    def parameter_count(self, model) -> int:
+        """The parameters the model definition has (trainable or not)."""
+        return int(model.count_params())
+
+    def weight_values(self, model) -> list:
+        """Every weight of ``model`` as a NumPy array, in the model's order."""
+        import keras
+
+        return [keras.ops.convert_to_numpy(v.value) for v in model.weights]
+
+    def learning_rate(self, model) -> float:
+        """The learning rate the optimizer trains with."""
+        import keras
+
+        return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
 
     def scope(self):
         """The context in which the model is built and compiled."""

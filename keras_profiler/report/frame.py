@@ -27,7 +27,7 @@ SETUP_COLUMNS = [
 ]
 # Within a setup, each backend gets one table per way of spreading the run
 # over devices: runs differing in these are compared, not mixed.
-TABLE_COLUMNS = ["backend", "strategy", "jit_compile", "bucket_mb"]
+TABLE_COLUMNS = ["backend", "strategy", "jit_compile", "bucket_mb", "data_format"]
 
 
 def records_frame(records: list[RunRecord]) -> pd.DataFrame:
@@ -89,6 +89,8 @@ def _distribution(record: RunRecord) -> dict:
         "jit_compile": config.get("jit_compile"),
         "jit_compile_resolved": spread.get("jit_compile"),
         "bucket_mb": config.get("bucket_mb"),
+        # Every run before the option existed computed channels-last.
+        "data_format": config.get("data_format") or "channels_last",
         "lr_scaling": scaling,
         "effective_learning_rate": rate,
         "global_batch": spread.get("global_batch_size")

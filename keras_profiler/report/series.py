@@ -20,7 +20,11 @@ STRATEGIES = {
     "replicated-nccl": "replicated (NCCL all-reduce)",
     "parameter_server": "parameter server",
     "ddp": "ddp",
+    "multi-context": "multi-context (kvstore)",
 }
+# What compiles the train step, by backend; None: nothing to switch (MXNet
+# always runs a compiled symbolic graph).
+COMPILERS = {"torch": "torch.compile", "mxnet": None}
 
 
 @dataclass
@@ -54,12 +58,17 @@ def split(runs: pd.DataFrame) -> list[Series]:
 
 
 def describe(runs: pd.DataFrame) -> str:
-    """Backend, strategy and compilation of one table's runs, in words."""
+    """Backend, strategy, compilation and data format of one table's runs, in words."""
     first = runs.iloc[0]
     strategy = STRATEGIES.get(first["strategy"], first["strategy"])
     if _given(first["bucket_mb"]):
         strategy += f" (bucket {first['bucket_mb']:g} MB)"
-    parts = [first["backend"], strategy, _compilation(first["backend"], runs)]
+    parts = [
+        first["backend"],
+        strategy,
+        _compilation(first["backend"], runs),
+        first["data_format"],
+    ]
     return ", ".join(part for part in parts if part)
 
 
@@ -71,9 +80,9 @@ def _compilation(backend: str, runs: pd.DataFrame) -> str:
     resolved = {_flag(v) for v in runs["jit_compile_resolved"]} - {None}
     if asked is None and len(resolved) == 1:
         asked = resolved.pop()
-    if asked is None:
+    name = COMPILERS.get(backend, "XLA")
+    if asked is None or name is None:
         return ""
-    name = "torch.compile" if backend == "torch" else "XLA"
     text = f"{name} {'on' if asked else 'off'}"
     if resolved - {asked}:
         some = " in some runs" if len(resolved) == 2 else ""

@@ -1,0 +1,242 @@
+"""MXNet: the legacy Keras 2.2 API of keras-mxnet, in an environment of its own.
+
+The launcher side (checks, the interpreter, the worker's environment) runs
+under Keras 3's Python; everything from ``setup`` on runs inside the MXNet
+environment (see ``mxnet_env``), where ``import keras`` is keras-mxnet 2.2.4.3.
+Data parallelism is keras-mxnet's own: ``compile(context=[...])`` binds one
+executor per device, splits every batch across them and sums the gradients
+in MXNet's kvstore, in one process.
+"""
+
+from __future__ import annotations
+
+from keras_profiler.backends import mxnet_env
+from keras_profiler.backends.base import SINGLE, Backend, max_abs_difference
+
+MULTI_CONTEXT = "multi-context"
+
+
+class MxnetBackend(Backend):
+    name = "mxnet"
+    library = "mxnet"
+    strategies = {
+        MULTI_CONTEXT: "keras-mxnet's compile(context=[gpu(0), ..., gpu(N-1)]): one process, "
+        "each batch split across the devices, gradients summed by the kvstore",
+    }
+    default_data_format = "channels_first"
+    peak_device_memory_label = ""  # MXNet keeps no peak counter: NVML or RSS only
+
+    # --- in the launcher -------------------------------------------------
+
+    def problem(self, config, gpus_present):
+        if config.precision != "float32":
+            return (
+                f"--precision {config.precision} needs Keras 3's dtype policies; "
+                "keras-mxnet (Keras 2.2) trains float32: use --precision float32"
+            )
+        if config.jit_compile:
+            return (
+                "--jit-compile on does not apply: MXNet always runs the model as one compiled "
+                "symbolic graph; leave --jit-compile out"
+            )
+        return None
+
+    def missing_requirement(self):
+        return None  # MXNet lives in its own environment: worker_python checks it
+
+    def worker_python(self, requested, log=None):
+        return mxnet_env.resolve(requested, log=log)
+
+    def worker_command(self, python):
+        return [python, str(mxnet_env.BOOTSTRAP)]
+
+    def child_environment(self, config, gpus_present, rank):
+        env = mxnet_env.bootstrap_environment()
+        # Don't let the user's site-packages (Keras 3, numpy 2) leak in.
+        env["PYTHONNOUSERSITE"] = "1"
+        return env
+
+    # --- in the worker (Keras 2.2's API) --------------------------------------
+
+    def setup(self, config):
+        import warnings
+
+        import mxnet as mx
+
+        # keras-mxnet shows every DeprecationWarning, and mxnet 1.9.1 raises
+        # one about SciPy's namespace at every batch.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"mxnet\.")
+
+        kind = "gpu" if mx.context.num_gpus() else "cpu"
+        # keras-mxnet maps every "cpu(i)" to mx.cpu(): N CPU contexts are N
+        # executors on the one host CPU, which is what virtual devices are.
+        self._contexts = [f"{kind}({i})" for i in range(config.devices)]
+
+    def set_globals(self, config):
+        import random
+
+        import keras
+        import mxnet as mx
+        import numpy as np
+
+        # Keras 2 draws its initial weights from NumPy's generator.
+        random.seed(config.seed)
+        np.random.seed(config.seed)
+        mx.random.seed(config.seed)
+        keras.backend.set_image_data_format(config.data_format)
+        _learn_batch_norm_gammas(keras, mx)
+
+    def parameter_count(self, model):
+        # keras-mxnet gives BatchNormalization(scale=False) a gamma of ones that
+        # the model does not have (MXNet's operator needs one) and that never
+        # changes (fix_gamma): it is not counted, as Keras 3 has no such weight.
+        import keras
+
+        stand_ins = sum(
+            int(keras.backend.count_params(layer.gamma))
+            for layer in _all_layers(model)
+            if _is_batch_norm(layer) and not layer.scale
+        )
+        return int(model.count_params()) - stand_ins
+
+    def optimizer(self, config):
+        import keras
+
+        # Each executor's loss is the mean over its share of the batch, and the
+        # kvstore sums the executors' gradients: N contexts would step with N
+        # times the mean gradient of the global batch (seen here: twice the
+        # update at 2 contexts). Rescaling by 1/N steps with the mean, as the
+        # other backends do, so that the learning rate means the same thing.
+        options = {"rescale_grad": 1.0 / len(self._contexts)}
+        rate = config.effective_learning_rate
+        if config.optimizer == "adam":
+            return keras.optimizers.Adam(lr=rate, **options)
+        return keras.optimizers.SGD(lr=rate, momentum=0.9, **options)
+
+    def compile_options(self, config):
+        if config.strategy == SINGLE:
+            return {}
+        return {"context": list(self._contexts)}
+
+    def weight_values(self, model):
+        import keras
+
+        return [keras.backend.get_value(v) for v in model.weights]
+
+    def learning_rate(self, model):
+        import keras
+
+        return float(keras.backend.get_value(model.optimizer.lr))
+
+    def applied_settings(self, model):
+        return {"mxnet_rescale_grad": float(model.optimizer.rescale_grad)}
+
+    def local_test(self, x, y, config):
+        # A last batch smaller than the number of executors would leave one
+        # with nothing to do, which MXNet refuses: drop at most N-1 images.
+        count = len(x) - len(x) % config.devices
+        return x[:count], y[:count], config.global_batch_size
+
+    def replica_differences(self, model):
+        executors = model._module._curr_module._exec_group.execs
+        if len(executors) < 2:
+            return 0.0, 0.0
+        trainable = {w.name for w in model.trainable_weights}
+
+        def largest(names, table):
+            return max(
+                (
+                    max_abs_difference([getattr(e, table)[n].asnumpy() for e in executors])
+                    for n in names
+                ),
+                default=0.0,
+            )
+
+        # Trainable weights and BatchNorm's gammas and betas are arguments;
+        # BatchNorm's moving statistics are auxiliary states.
+        arguments = sorted(model._arg_names)
+        every = max(largest(arguments, "arg_dict"), largest(sorted(model._aux_names), "aux_dict"))
+        return every, largest([n for n in arguments if n in trainable], "arg_dict")
+
+    def synchronize(self, model):
+        import mxnet as mx
+
+        mx.nd.waitall()
+
+    def describe_devices(self, config):
+        from keras_profiler import gpus
+
+        names = {g["index"]: g["name"] for g in gpus.describe()}
+        described = []
+        for index, context in enumerate(self._contexts):
+            kind = context.partition("(")[0]
+            # GPU names from NVML: the launcher made CUDA's indices NVML's.
+            name = names.get(index) if kind == "gpu" else None
+            described.append({"kind": kind, "name": name, "index": index, "context": context})
+        return described
+
+    def library_versions(self):
+        from importlib import metadata
+
+        import mxnet as mx
+        import numpy as np
+
+        build = _installed_mxnet_distribution(metadata)
+        cuda = build.removeprefix("mxnet-cu") if build.startswith("mxnet-cu") else None
+        return {
+            "mxnet": mx.__version__,
+            "mxnet_build": build,
+            "numpy": np.__version__,
+            "cuda": f"{cuda[:-1]}.{cuda[-1]}" if cuda else None,
+        }
+
+
+def _learn_batch_norm_gammas(keras, mx) -> None:
+    """Makes keras-mxnet's BatchNormalization learn gamma where the layer has one.
+
+    keras-mxnet builds ``mx.sym.BatchNorm`` without ``fix_gamma``, whose
+    default (True) pins gamma at 1: every BatchNormalization would train
+    without its scale (seen here: gamma exactly 1 after training), unlike the
+    same model under Keras 3. Each layer's operator is built with
+    ``fix_gamma = not scale`` instead.
+    """
+    layer_class = keras.layers.BatchNormalization
+    if getattr(layer_class, "_keras_profiler_gamma", False):
+        return
+    build_call, operator = layer_class.call, mx.sym.BatchNorm
+
+    def call(self, inputs, training=None):
+        def batch_norm(*args, **kwargs):
+            kwargs.setdefault("fix_gamma", not self.scale)
+            return operator(*args, **kwargs)
+
+        # Graphs are built synchronously: the swap lasts for this layer only.
+        mx.sym.BatchNorm = batch_norm
+        try:
+            return build_call(self, inputs, training=training)
+        finally:
+            mx.sym.BatchNorm = operator
+
+    layer_class.call = call
+    layer_class._keras_profiler_gamma = True
+
+
+def _all_layers(model):
+    """Every layer of ``model``, inside nested models too."""
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
+def _is_batch_norm(layer) -> bool:
+    return type(layer).__name__ == "BatchNormalization"
+
+
+def _installed_mxnet_distribution(metadata) -> str:
+    """Which mxnet package provides ``mxnet``: mxnet (CPU) or mxnet-cuXXX."""
+    names = {d.metadata["Name"].lower() for d in metadata.distributions()}
+    return next((n for n in sorted(names) if n == "mxnet" or n.startswith("mxnet-cu")), "unknown")
+
+
+ADAPTER = MxnetBackend()
