@@ -126,7 +126,7 @@ def _describe(config: RunConfig) -> str:
     return (
         f"{config.backend} | {config.model} | {config.dataset} | {config.devices} device(s), "
         f"{config.strategy} | batch {config.batch_size}/device | {config.epochs} epoch(s) | "
-        f"{config.precision}"
+        f"{config.precision} | {config.data_format}"
     )
 
 

@@ -58,6 +58,7 @@ def test_learns_the_easy_dataset(run_cli, easy_data, tmp_path, backend):
         "name": "tiny",
         "parameters": 2842,
         "image_size": 32,
+        "data_format": "channels_last",
         "dtype_policy": "float32",
     }
     assert record["devices"][0]["kind"] == "cpu"

@@ -32,6 +32,8 @@ class Backend:
     # Data-parallel strategies besides "single": name -> what it does.
     strategies: dict[str, str] = {}
     default_jit_compile: bool = False
+    # Runs in a Python environment of its own, built by keras-profiler (MXNet).
+    own_environment: bool = False
     # MXNet is an order of magnitude faster channels-first; the others are not.
     default_data_format: str = "channels_last"
     peak_device_memory_label: str = ""
@@ -54,7 +56,7 @@ class Backend:
             return "keras"
         return None
 
-    def worker_python(self, requested: str | None, log=None) -> str:
+    def worker_python(self, requested: str | None) -> str:
         """The interpreter the workers run in (``requested``: --mxnet-python,
         which only MXNet takes): this one, where Keras 3 is installed."""
         return sys.executable

@@ -24,6 +24,7 @@ class MxnetBackend(Backend):
         "each batch split across the devices, gradients summed by the kvstore",
     }
     default_data_format = "channels_first"
+    own_environment = True
     peak_device_memory_label = ""  # MXNet keeps no peak counter: NVML or RSS only
 
     # --- in the launcher -------------------------------------------------
@@ -44,8 +45,8 @@ class MxnetBackend(Backend):
     def missing_requirement(self):
         return None  # MXNet lives in its own environment: worker_python checks it
 
-    def worker_python(self, requested, log=None):
-        return mxnet_env.resolve(requested, log=log)
+    def worker_python(self, requested):
+        return mxnet_env.resolve(requested)
 
     def worker_command(self, python):
         return [python, str(mxnet_env.BOOTSTRAP)]

@@ -86,7 +86,7 @@ def python_of(folder: Path) -> Path:
     return folder / "bin" / "python"
 
 
-def resolve(requested: str | None, log=None) -> str:
+def resolve(requested: str | None) -> str:
     """The interpreter MXNet workers run in: ``requested`` (--mxnet-python)
     once checked, else keras-profiler's own environment, built if absent.
 
@@ -97,10 +97,10 @@ def resolve(requested: str | None, log=None) -> str:
         python = Path(requested).expanduser()
         probe(python, what=f"--mxnet-python {requested}")
         return str(python)
-    return str(ensure(log=log))
+    return str(ensure())
 
 
-def ensure(base_python: str | None = None, log=None) -> Path:
+def ensure(base_python: str | None = None) -> Path:
     """keras-profiler's MXNet environment's interpreter, built first if needed.
 
     Built under a lock (two runs started together build it once) and marked
@@ -113,14 +113,14 @@ def ensure(base_python: str | None = None, log=None) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     with _locked(folder.with_name(folder.name + ".lock")):
         if not (folder / COMPLETE_MARKER).exists():
-            _build(folder, distribution, base_python or _base_python(), log or _tell)
+            _build(folder, distribution, base_python or _base_python())
     return python_of(folder)
 
 
-def _build(folder: Path, distribution: str, base_python: str, log) -> None:
+def _build(folder: Path, distribution: str, base_python: str) -> None:
     shutil.rmtree(folder, ignore_errors=True)  # what a killed build left
     _check_base_python(base_python)
-    log(
+    _tell(
         f"building the MXNet environment ({distribution} {MXNET_VERSION}, keras-mxnet "
         f"2.2.4.3) in {folder}: once, about a minute"
     )
