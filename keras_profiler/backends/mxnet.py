@@ -67,6 +67,8 @@ class MxnetBackend(Backend):
         # keras-mxnet shows every DeprecationWarning, and mxnet 1.9.1 raises
         # one about SciPy's namespace at every batch.
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"mxnet\.")
+        # The optimizer's rescale_grad of 1/N is deliberate (see optimizer()).
+        warnings.filterwarnings("ignore", message="Optimizer created manually outside Module")
 
         kind = "gpu" if mx.context.num_gpus() else "cpu"
         # keras-mxnet maps every "cpu(i)" to mx.cpu(): N CPU contexts are N
