@@ -55,6 +55,8 @@ class MxnetBackend(Backend):
         env = mxnet_env.bootstrap_environment()
         # Don't let the user's site-packages (Keras 3, numpy 2) leak in.
         env["PYTHONNOUSERSITE"] = "1"
+        # Otherwise MXNet logs "Subgraph backend MKLDNN is activated" at every bind.
+        env["MXNET_SUBGRAPH_VERBOSE"] = "0"
         return env
 
     # --- in the worker (Keras 2.2's API) --------------------------------------
