@@ -229,8 +229,8 @@ def _run_parser() -> argparse.ArgumentParser:
     add(
         "--data-format",
         choices=DATA_FORMATS,
-        help="the layout layers compute in; default: channels_first for mxnet (an order of "
-        "magnitude faster there), channels_last for the others",
+        help="the layout layers compute in; default: channels_first for mxnet (its kernels "
+        "are NCHW), channels_last for the others",
     )
     add(
         "--mxnet-python",

@@ -59,8 +59,8 @@ class RunConfig:
             takes the backend's default, the same at every device count.
         data_format: ``channels_last`` (N, H, W, C) or ``channels_first``
             (N, C, H, W), the layout every layer computes in; None takes the
-            backend's default (channels_first for MXNet, where it is
-            an order of magnitude faster, channels_last elsewhere).
+            backend's default (channels_first for MXNet, whose kernels are
+            NCHW, channels_last elsewhere).
     """
 
     backend: str

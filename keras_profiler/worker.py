@@ -80,11 +80,17 @@ def _describe_model(keras, adapter, model, image_size: int) -> dict:
         "name": model.name,
         "parameters": adapter.parameter_count(model),
         "image_size": image_size,
-        # Read back from Keras: the layout the model's layers were built with.
-        "data_format": keras.backend.image_data_format(),
+        "data_format": _data_format(keras, model),
         # The policy in effect, read back from the model (Keras 2 has none).
         "dtype_policy": getattr(getattr(model, "dtype_policy", None), "name", None),
     }
+
+
+def _data_format(keras, model) -> str:
+    """The layout the model's layers were built with, read from the first
+    layer that has one (Keras's global setting for a model with none)."""
+    built = (getattr(layer, "data_format", None) for layer in model.layers)
+    return next((f for f in built if f), None) or keras.backend.image_data_format()
 
 
 def _describe_distribution(config: RunConfig, adapter, model, devices: list[dict]) -> dict:

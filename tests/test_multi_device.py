@@ -68,11 +68,12 @@ def test_one_and_two_devices_start_from_the_same_weights(run_cli, easy_data, bac
 
 BATCH_NORM_MODEL = """
 import keras
+from keras_profiler.models._common import channel_axis
 
 def build(input_shape, num_classes):
     inputs = keras.layers.Input(shape=tuple(input_shape))
     x = keras.layers.Conv2D(4, 3, strides=4, name="conv")(inputs)
-    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.BatchNormalization(axis=channel_axis(), name="bn")(x)
     x = keras.layers.Flatten()(keras.layers.Activation("relu")(x))
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.models.Model(inputs, outputs, name="bn_net")
@@ -80,14 +81,17 @@ def build(input_shape, num_classes):
 
 
 @pytest.mark.parametrize(
-    "backend, non_trainable_identical", [("jax", True), ("tensorflow", False), ("torch", False)]
+    "backend, non_trainable_identical",
+    [("jax", True), ("tensorflow", False), ("torch", False), ("mxnet", False)],
 )
 def test_the_replica_check_sees_batch_norm_statistics_drift(
-    run_cli, tmp_path, backend, non_trainable_identical
+    run_cli, tmp_path, request, backend, non_trainable_identical
 ):
     # Each replica updates BatchNormalization's moving statistics from its own
     # slice of the batch, except under jax, where one program sees the whole
     # batch: the check must see the difference where there is one.
+    if backend == "mxnet":
+        request.getfixturevalue("mxnet_python")  # the environment, built once per session
     model = tmp_path / "bn_net.py"
     model.write_text(BATCH_NORM_MODEL)
     result = run_cli(

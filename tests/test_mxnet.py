@@ -8,6 +8,7 @@ other backends' and through the very same worker, models/ and datasets/.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -130,17 +131,40 @@ def test_two_contexts_take_the_same_step_as_one(mxnet_python):
 
 
 def test_the_users_keras_json_is_untouched(run_cli, easy_data, mxnet_python, tmp_path, monkeypatch):
-    # run_cli's HOME is tmp_path/home: the user's ~/.keras/keras.json says jax.
+    # run_cli's HOME is tmp_path/home; the user sets no KERAS_HOME, so
+    # ~/.keras is the default. A user whose keras.json says jax:
+    monkeypatch.delenv("KERAS_HOME")
     user_json = tmp_path / "home" / ".keras" / "keras.json"
     user_json.parent.mkdir(parents=True)
     original = b'{\n    "backend": "jax",\n    "image_data_format": "channels_last"\n}\n'
     user_json.write_bytes(original)
-    monkeypatch.delenv("KERAS_HOME")  # the user sets none: ~/.keras is the default
     result = run_cli("--backend", "mxnet", *EASY, "--data-dir", str(easy_data))
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert user_json.read_bytes() == original
     assert sorted(p.name for p in user_json.parent.iterdir()) == ["keras.json"]
+    # keras-mxnet writes a keras.json only where there is none; with no
+    # private home it would then leave "backend": "mxnet" for Keras 3 to read.
+    user_json.unlink()
+    result = run_cli("--backend", "mxnet", *EASY, "--data-dir", str(easy_data), "--no-report")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not user_json.exists()
+    # The hazard is real: the same import without a private home writes it.
+    importer = tmp_path / "import_keras.py"
+    importer.write_text("import keras\n")
+    subprocess.run(
+        [mxnet_python, str(mxnet_env.BOOTSTRAP), str(importer)],
+        env=dict(
+            os.environ,
+            **mxnet_env.bootstrap_environment(),
+            HOME=str(tmp_path / "home"),
+            KERAS_BACKEND="mxnet",
+        ),
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    assert json.loads(user_json.read_text())["backend"] == "mxnet"
 
 
 def test_a_run_with_several_backends_keeps_each_format(run_cli, easy_data, mxnet_python):

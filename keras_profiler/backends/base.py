@@ -34,7 +34,7 @@ class Backend:
     default_jit_compile: bool = False
     # Runs in a Python environment of its own, built by keras-profiler (MXNet).
     own_environment: bool = False
-    # MXNet is an order of magnitude faster channels-first; the others are not.
+    # MXNet's kernels are NCHW (channels_first); Keras 3's default is NHWC.
     default_data_format: str = "channels_last"
     peak_device_memory_label: str = ""
 
