@@ -97,6 +97,7 @@ def _config(args, backend: str) -> RunConfig:
         lr_scaling=args.lr_scaling,
         jit_compile=None if args.jit_compile is None else args.jit_compile == "on",
         data_format=args.data_format,
+        distortions=args.distortions,
     )
 
 
@@ -193,6 +194,12 @@ def _run_parser() -> argparse.ArgumentParser:
         choices=dataset_registry.available(),
         help="cifar10 (the standard python archive, downloaded when absent) or synthetic "
         "(seeded random images of CIFAR-10's shapes: speed only, accuracy means nothing)",
+    )
+    add(
+        "--distortions",
+        action="store_true",
+        help="random crop and horizontal flip of each training image on the input path "
+        "(real data only), as tf_cnn_benchmarks' distortions runs",
     )
     add(
         "--gpus",

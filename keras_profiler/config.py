@@ -61,6 +61,12 @@ class RunConfig:
             (N, C, H, W), the layout every layer computes in; None takes the
             backend's default (channels_first for MXNet, whose kernels are
             NCHW, channels_last elsewhere).
+        distortions: random crop and horizontal flip of each training image
+            on the input path, as tf_cnn_benchmarks' ``--distortions`` runs;
+            real data only.
+        repeat: which repetition of the same configuration this run is (1 to
+            K); repeats share the seed, so they differ only in timing noise,
+            which the reports give as a standard deviation.
     """
 
     backend: str
@@ -85,6 +91,8 @@ class RunConfig:
     lr_scaling: str = "fixed"
     jit_compile: bool | None = None
     data_format: str | None = None
+    distortions: bool = False
+    repeat: int = 1
 
     def __post_init__(self):
         _check_choice("backend", self.backend, backends.NAMES)
@@ -107,6 +115,12 @@ class RunConfig:
                 f"{flag('timeout_seconds')} must be positive, got {self.timeout_seconds}"
             )
         _check_choice("lr_scaling", self.lr_scaling, LR_SCALINGS)
+        _check_at_least("repeat", self.repeat, 1)
+        if self.distortions and self.dataset == "synthetic":
+            raise ValueError(
+                f"{flag('distortions')} distorts real images: use --dataset cifar10, or leave "
+                "it out for synthetic data"
+            )
         self._resolve_distribution()
 
     def _resolve_distribution(self) -> None:
@@ -138,6 +152,13 @@ class RunConfig:
         return self.batch_size * self.devices
 
     @property
+    def data_kind(self) -> str:
+        """'synthetic', 'real' or 'real, distorted': the reference tables' data axis."""
+        if self.dataset == "synthetic":
+            return "synthetic"
+        return "real, distorted" if self.distortions else "real"
+
+    @property
     def effective_learning_rate(self) -> float:
         """The optimizer's learning rate after --lr-scaling."""
         scale = self.devices if self.lr_scaling == "linear" else 1
@@ -149,7 +170,8 @@ class RunConfig:
         return (
             f"{model}-{self.backend}-{self.strategy}-{self.devices}dev-b{self.batch_size}"
             f"-{self.precision}"
-            f"-{self.dataset}-s{self.seed}"
+            f"-{self.dataset}{'-distorted' if self.distortions else ''}-s{self.seed}"
+            + (f"-r{self.repeat}" if self.repeat > 1 else "")
         )
 
     def to_dict(self) -> dict:

@@ -12,6 +12,7 @@ SETUP_COLUMNS = [
     "model",
     "dataset",
     "synthetic",
+    "data_kind",
     "batch_size",
     "epochs",
     "steps_per_epoch",
@@ -28,6 +29,10 @@ SETUP_COLUMNS = [
 # Within a setup, each backend gets one table per way of spreading the run
 # over devices: runs differing in these are compared, not mixed.
 TABLE_COLUMNS = ["backend", "strategy", "jit_compile", "bucket_mb", "data_format"]
+
+
+# Per-image costs of the model, computed from its layers in the worker.
+MODEL_FIGURES = ["forward_macs_per_image", "activation_bytes_per_image", "parameter_bytes"]
 
 
 def records_frame(records: list[RunRecord]) -> pd.DataFrame:
@@ -53,6 +58,15 @@ def _row(record: RunRecord) -> dict:
         **{key: config.get(key) for key in SETUP_COLUMNS if key in config},
     }
     row["synthetic"] = config["dataset"] == "synthetic"
+    row["distortions"] = bool(config.get("distortions"))
+    row["data_kind"] = (
+        "synthetic" if row["synthetic"] else ("real, distorted" if row["distortions"] else "real")
+    )
+    # Records written before --repeats count as the first repetition.
+    row["repeat"] = int(config.get("repeat") or 1)
+    # Computed from the model in the worker (keras_profiler.model_stats);
+    # absent from records written before it.
+    row.update({key: record.model.get(key) for key in MODEL_FIGURES})
     # The setup key is the size asked for (None: the model's default), so that a
     # run that died before building its model still lands in the right table.
     row["image_size"] = config.get("image_size")
@@ -71,6 +85,26 @@ def _row(record: RunRecord) -> dict:
             host_peak_rss_mib=memory.host_peak_rss_mib,
         )
     return row
+
+
+def epochs_frame(records: list[RunRecord]) -> pd.DataFrame:
+    """One row per epoch of every run: run_id, epoch, seconds, images_per_second,
+    loss, accuracy, test_loss, test_accuracy (for accuracy curves)."""
+    rows = [
+        {
+            "run_id": record.run_id,
+            **{k: getattr(e, k) for k in _EPOCH_FIGURES},
+            "images_per_second": e.images_per_second,
+        }
+        for record in records
+        for e in record.epochs
+    ]
+    columns = ["run_id", *_EPOCH_FIGURES, "images_per_second"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values(["run_id", "epoch"], kind="stable").reset_index(drop=True)
+
+
+_EPOCH_FIGURES = ["epoch", "seconds", "loss", "accuracy", "test_loss", "test_accuracy"]
 
 
 def _distribution(record: RunRecord) -> dict:
@@ -122,6 +156,9 @@ _COLUMNS = [
     "parameters",
     "model_image_size",
     *SETUP_COLUMNS,
+    "distortions",
+    "repeat",
+    *MODEL_FIGURES,
     *TABLE_COLUMNS[1:],
     "jit_compile_resolved",
     "lr_scaling",
