@@ -1,0 +1,76 @@
+"""Cells: the runs of one configuration reduced to one row of figures.
+
+A cell is one (setup, table, device count). Its runs are the latest record
+of each repeat (``--repeats K`` gives repeats 1 to K; a rerun replaces the
+earlier record of the same repeat). Its figures are the mean over the ok
+repeats, with the sample standard deviation beside each as ``<figure>_std``
+where two or more repeats were ok.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from keras_profiler.report.frame import SETUP_COLUMNS, TABLE_COLUMNS
+
+CELL_KEYS = [*SETUP_COLUMNS, *TABLE_COLUMNS, "devices"]
+# Figures averaged over a cell's ok repeats.
+FIGURES = [
+    "training_seconds",
+    "first_epoch_seconds",
+    "first_epoch_images_per_second",
+    "steady_epoch_seconds",
+    "steady_images_per_second",
+    "train_accuracy",
+    "test_accuracy",
+    "device_peak_mib",
+    "device_peak_max_mib",
+    "nvml_process_mib",
+    "host_peak_rss_mib",
+]
+
+
+def per_cell(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell, in a stable order. Besides the frame's columns (the
+    latest ok record's settings, or the latest record's where none is ok):
+
+    * each figure of FIGURES: the mean over the ok repeats;
+    * ``<figure>_std``: their sample standard deviation (NaN under 2 repeats);
+    * ``status``: ``ok`` when any repeat is ok, else the latest record's;
+    * ``repeats``, ``ok_repeats``: how many repeats were run, how many are ok;
+    * ``run_ids``: the records behind the cell, sorted;
+    * ``failed_run_ids``: those of them that failed.
+    """
+    if not len(frame):
+        return frame.assign(repeats=[], ok_repeats=[], run_ids=[], failed_run_ids=[])
+    ordered = frame.sort_values(["finished_at", "run_id"], kind="stable")
+    latest = ordered.groupby([*CELL_KEYS, "repeat"], dropna=False, sort=False).tail(1)
+    rows = [_cell(runs) for _, runs in latest.groupby(CELL_KEYS, dropna=False, sort=False)]
+    cells = pd.DataFrame(rows)
+    return cells.sort_values(["finished_at", "run_id"], kind="stable").reset_index(drop=True)
+
+
+def _cell(runs: pd.DataFrame) -> dict:
+    ok = runs[runs["status"] == "ok"]
+    row = (ok if len(ok) else runs).iloc[-1].to_dict()
+    for figure in FIGURES:
+        values = ok[figure].dropna().astype(float)
+        row[figure] = float(values.mean()) if len(values) else math.nan
+        row[f"{figure}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+    row["status"] = "ok" if len(ok) else runs["status"].iloc[-1]
+    row["repeats"] = len(runs)
+    row["ok_repeats"] = len(ok)
+    row["run_ids"] = sorted(runs["run_id"])
+    row["failed_run_ids"] = sorted(runs.loc[runs["status"] != "ok", "run_id"])
+    return row
+
+
+def mean_and_stdev(value: float, stdev: float, fmt: str = "{:.2f}") -> str:
+    """'925.02 +- 4.42' as in the reference scaling tables; the mean alone
+    where there is no standard deviation (a single ok repeat)."""
+    text = fmt.format(value)
+    if isinstance(stdev, float) and not math.isnan(stdev):
+        text += " +- " + fmt.format(stdev)
+    return text
