@@ -21,7 +21,7 @@ DEFAULT_DATA_DIR = "~/.cache/keras-profiler/datasets"
 EXIT_USAGE = 2
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """Bad arguments: one line saying what to change, exit status 2."""
 
     def error(self, message):
@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv[:1] == ["report"]:
             return _report(_report_parser().parse_args(argv[1:]))
+        if argv[:1] == ["sweep"]:
+            from keras_profiler.sweep import cli as sweep_cli
+
+            return sweep_cli.main(argv[1:])
         if argv[:1] == ["setup-mxnet"]:
             return _setup_mxnet(_setup_mxnet_parser().parse_args(argv[1:]))
         return _profile(_run_parser().parse_args(argv))
@@ -48,12 +52,12 @@ def _profile(args) -> int:
     pythons = {c.backend: backends.get(c.backend).worker_python(args.mxnet_python) for c in configs}
     failed = 0
     for config in configs:
-        print(f"keras-profiler: {_describe(config)}", flush=True)
+        print(f"keras-profiler: {describe(config)}", flush=True)
         record = launcher.run(config, args.results_dir, python=pythons[config.backend])
-        print(f"keras-profiler: {_outcome(record)}", flush=True)
+        print(f"keras-profiler: {outcome(record)}", flush=True)
         failed += record.status != "ok"
     if not args.no_report:
-        _regenerate(args.results_dir, args.reports_dir)
+        regenerate(args.results_dir, args.reports_dir)
     return 1 if failed else 0
 
 
@@ -69,8 +73,7 @@ def _configs(args) -> list[RunConfig]:
         except ValueError as error:
             raise UsageError(str(error)) from None
     for config in configs:
-        _check_installed(config.backend)
-        _check_devices(config)
+        check_runnable(config)
     return configs
 
 
@@ -101,6 +104,13 @@ def _config(args, backend: str) -> RunConfig:
     )
 
 
+def check_runnable(config: RunConfig) -> None:
+    """Raises UsageError when this machine cannot run ``config``: its backend
+    is not installed, or it asks for devices or settings the machine lacks."""
+    _check_installed(config.backend)
+    _check_devices(config)
+
+
 def _check_installed(backend: str) -> None:
     requirement = backends.get(backend).missing_requirement()
     if requirement:
@@ -123,15 +133,19 @@ def _check_devices(config: RunConfig) -> None:
         raise UsageError(f"{config.backend}: {problem}")
 
 
-def _describe(config: RunConfig) -> str:
+def describe(config: RunConfig) -> str:
+    """One line saying what a run trains."""
     return (
-        f"{config.backend} | {config.model} | {config.dataset} | {config.devices} device(s), "
-        f"{config.strategy} | batch {config.batch_size}/device | {config.epochs} epoch(s) | "
-        f"{config.precision} | {config.data_format}"
+        f"{config.backend} | {config.model} | "
+        f"{config.dataset}{', distorted' if config.distortions else ''} | "
+        f"{config.devices} device(s), {config.strategy} | batch {config.batch_size}/device | "
+        f"{config.epochs} epoch(s) | {config.precision} | {config.data_format}"
+        + (f" | repeat {config.repeat}" if config.repeat > 1 else "")
     )
 
 
-def _outcome(record) -> str:
+def outcome(record) -> str:
+    """One line saying how a run ended, and where its record is."""
     where = f"results: {record.run_id}"
     if record.status != "ok":
         return f"{record.status.upper()}: {record.config['backend']} failed ({where})"
@@ -155,11 +169,12 @@ def _setup_mxnet(args) -> int:
 
 
 def _report(args) -> int:
-    _regenerate(args.results_dir, args.reports_dir)
+    regenerate(args.results_dir, args.reports_dir)
     return 0
 
 
-def _regenerate(results_dir, reports_dir) -> None:
+def regenerate(results_dir, reports_dir) -> None:
+    """Rewrites the reports from the records, naming every file skipped."""
     written, problems = report.generate(results_dir, reports_dir)
     for problem in problems:
         print(f"keras-profiler: {problem}", file=sys.stderr)
@@ -167,12 +182,13 @@ def _regenerate(results_dir, reports_dir) -> None:
 
 
 def _run_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="python -m keras_profiler",
         description=(
             "Train a Keras model under one or more backends, measure epoch time, images/sec, "
             "accuracy and peak memory, record every run under --results-dir and regenerate "
-            "--reports-dir. 'python -m keras_profiler report' regenerates the reports alone."
+            "--reports-dir. 'python -m keras_profiler report' regenerates the reports alone; "
+            "'python -m keras_profiler sweep' runs a whole matrix of configurations."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -280,13 +296,13 @@ def _run_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop a run after this long and record it as a timeout",
     )
-    _add_folders(parser)
+    add_folders(parser)
     add("--no-report", action="store_true", help="do not regenerate the reports after the runs")
     return parser
 
 
 def _setup_mxnet_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="python -m keras_profiler setup-mxnet",
         description=(
             "Build the isolated environment --backend mxnet runs in (mxnet 1.9.1, keras-mxnet "
@@ -305,16 +321,16 @@ def _setup_mxnet_parser() -> argparse.ArgumentParser:
 
 
 def _report_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="python -m keras_profiler report",
         description="Regenerate the reports from the records alone; nothing is trained.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    _add_folders(parser)
+    add_folders(parser)
     return parser
 
 
-def _add_folders(parser) -> None:
+def add_folders(parser) -> None:
     parser.add_argument(
         "--results-dir",
         type=Path,

@@ -136,6 +136,38 @@ class Backend:
         """This process's part of the test data, and the batch size to evaluate it with."""
         return x, y, config.global_batch_size
 
+    def fit_batches(self, model, batches, **options) -> None:
+        """Trains ``model`` on ``batches`` (an ``input_pipeline.DistortedBatches``),
+        each built on the host when Keras asks for it, through Keras's own
+        mechanism for that: a ``keras.utils.PyDataset`` in Keras 3, under every
+        backend and distribution. ``options``: epochs, verbose, callbacks.
+
+        The dataset orders its rows itself (seeded), so fit does not shuffle.
+        Its default of one worker builds each batch in the training loop
+        (tf.data prefetches it under tensorflow).
+        """
+        import keras
+
+        class Batches(keras.utils.PyDataset):
+            epoch = 0
+
+            def __len__(self):
+                return len(batches)
+
+            def __getitem__(self, index):
+                return batches.batch(self.epoch, index)
+
+        class EpochNumber(keras.callbacks.Callback):
+            # Keras's own epoch number, set before the epoch's batches are
+            # asked for. Not PyDataset.on_epoch_end: Keras 3 calls it once
+            # more, after taking a batch to build the model (seen in 3.15.1).
+            def on_epoch_begin(self, epoch, logs=None):
+                dataset.epoch = epoch
+
+        dataset = Batches()
+        callbacks = [EpochNumber(), *options.pop("callbacks", [])]
+        model.fit(dataset, shuffle=False, callbacks=callbacks, **options)
+
     def applied_settings(self, model) -> dict:
         """Settings read back from what trained the model (torch: the DDP
         wrapper's bucket size), to record beside what was asked for."""
@@ -167,6 +199,8 @@ class Backend:
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """Whether ``error`` means a device ran out of memory."""
+        if isinstance(error, MemoryError):
+            return True
         text = f"{type(error).__name__}: {error}"
         return any(mark in text for mark in _OOM_MARKS)
 
@@ -181,4 +215,13 @@ def max_abs_difference(arrays) -> float:
     )
 
 
-_OOM_MARKS = ("RESOURCE_EXHAUSTED", "ResourceExhausted", "out of memory", "OutOfMemory", "OOM ")
+_OOM_MARKS = (
+    "RESOURCE_EXHAUSTED",
+    "ResourceExhausted",
+    "out of memory",
+    "OutOfMemory",
+    "OOM ",
+    # Host memory, which CPU runs train in: torch's CPU allocator, C++.
+    "can't allocate memory",
+    "std::bad_alloc",
+)

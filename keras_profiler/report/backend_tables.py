@@ -1,5 +1,10 @@
 """Per-backend, per-model tables in the layout of the keras-mxnet reference:
-rows are the measured figures, columns the device counts."""
+rows are the measured figures, columns the device counts.
+
+The tables take cells (``cells.per_cell``), not records: each column is one
+configuration, its figures the mean over its ok repeats; time and images/sec
+show 'mean +- stdev' where two or more repeats were ok.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ import math
 
 import pandas as pd
 
-from keras_profiler.report.frame import SETUP_COLUMNS, TABLE_COLUMNS
+from keras_profiler.report.cells import mean_and_stdev
+from keras_profiler.report.frame import SETUP_COLUMNS
 
 FAILED = {"oom": "out of memory", "error": "error", "timeout": "timeout"}
 
@@ -29,17 +35,19 @@ FIGURE_ROWS = [
     ),
 ]
 _ACCURACY = {"train_accuracy", "test_accuracy"}
+# Figures shown as 'mean +- stdev' over repeats: timing noise is what repeats
+# measure. Accuracy (same seed) and memory show the mean alone.
+_WITH_STDEV = {
+    "training_seconds",
+    "first_epoch_seconds",
+    "steady_epoch_seconds",
+    "steady_images_per_second",
+}
+REPEATS = "Repeats"
 SPEEDUP = "Speedup vs 1 device"
 EFFICIENCY = "Scaling efficiency"
 REPLICAS = "Replicas identical after training"
 NO_BASELINE = "n/a (no 1-device run)"
-
-
-def latest_per_cell(frame: pd.DataFrame) -> pd.DataFrame:
-    """The most recent record of each (setup, table, devices) cell."""
-    keys = [*SETUP_COLUMNS, *TABLE_COLUMNS, "devices"]
-    ordered = frame.sort_values(["finished_at", "run_id"], kind="stable")
-    return ordered.groupby(keys, dropna=False, sort=False).tail(1)
 
 
 def setups(frame: pd.DataFrame) -> list[tuple[dict, pd.DataFrame]]:
@@ -52,16 +60,12 @@ def setups(frame: pd.DataFrame) -> list[tuple[dict, pd.DataFrame]]:
 
 def setup_lines(setup: dict, runs: pd.DataFrame) -> list[str]:
     """The bullet list heading one setup's tables."""
-    data = setup["dataset"] + (
-        " (synthetic: random images and labels, accuracy means nothing)"
-        if setup["synthetic"]
-        else ""
-    )
     epochs = f"{setup['epochs']}"
     if _given(setup["steps_per_epoch"]):
         epochs += f" (capped at {int(setup['steps_per_epoch'])} steps each)"
     lines = [
-        f"* `Dataset` - {data}",
+        f"* `Dataset` - {setup['dataset']}",
+        f"* `Data` - {DATA_KINDS.get(setup['data_kind'], setup['data_kind'])}",
         f"* `Image size` - {_image_size(setup, runs)}",
         f"* `Batch size` - {setup['batch_size']} per device (global batch = {setup['batch_size']}"
         " x devices)",
@@ -76,6 +80,17 @@ def setup_lines(setup: dict, runs: pd.DataFrame) -> list[str]:
         if _given(setup[field]):
             lines.append(f"* `{label}` - first {int(setup[field])}")
     return lines
+
+
+# The data axis of the tf_cnn_benchmarks tables, in words.
+DATA_KINDS = {
+    "synthetic": "synthetic: seeded random images and labels, so accuracy means nothing",
+    "real": "real images, no distortions",
+    "real, distorted": "real images with distortions: random crop and horizontal flip of "
+    "each training image on the host input path (4 pixels of zero padding, a random crop "
+    "back to the image size, a left-right flip with probability 0.5; test images "
+    "undistorted)",
+}
 
 
 def hardware(setup: dict, runs: pd.DataFrame) -> str:
@@ -123,6 +138,8 @@ def _body(runs: pd.DataFrame) -> dict[str, list[str]]:
     """Row label -> cells: the settings that vary by column, then the figures."""
     order = list(runs.itertuples())
     body = {"Global batch": [_integer(run.global_batch) for run in order]}
+    if (runs["repeats"] > 1).any():
+        body[REPEATS] = [repeats(run) for run in order]
     if (runs["lr_scaling"] == "linear").any():
         body["Learning rate"] = [_learning_rate(run) for run in order]
     for label, column, fmt in FIGURE_ROWS:
@@ -182,13 +199,22 @@ def _integer(value) -> str:
     return str(int(value)) if _given(value) else "n/a"
 
 
+def repeats(run) -> str:
+    """'3' when every repeat of the cell is ok, else '2 of 3 ok'."""
+    if run.ok_repeats == run.repeats:
+        return str(int(run.repeats))
+    return f"{int(run.ok_repeats)} of {int(run.repeats)} ok"
+
+
 def failure_lines(runs: pd.DataFrame) -> list[str]:
-    """Why each failed run failed, one line each."""
+    """Why each failed record failed, one line each: failed cells, and the
+    failed repeats of cells whose other repeats were ok."""
     lines = []
     for run in runs.sort_values("devices").itertuples():
-        if run.status != "ok":
-            reason = run.error or "no error text recorded"
-            lines.append(f"* {column_name(run)}: {FAILED[run.status]}: `{reason}`")
+        for repeat, status, error, _ in run.failures:
+            where = column_name(run) + (f", repeat {repeat}" if run.repeats > 1 else "")
+            reason = error or "no error text recorded"
+            lines.append(f"* {where}: {FAILED[status]}: `{reason}`")
     return lines
 
 
@@ -201,6 +227,8 @@ def cell(run, column: str, fmt: str) -> str:
     value = getattr(run, column)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a (1 epoch)" if column.startswith("steady") else "n/a"
+    if column in _WITH_STDEV:
+        return mean_and_stdev(value, getattr(run, f"{column}_std", math.nan), fmt)
     return fmt.format(value)
 
 

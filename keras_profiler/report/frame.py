@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from keras_profiler.records import RunRecord
@@ -33,6 +35,9 @@ TABLE_COLUMNS = ["backend", "strategy", "jit_compile", "bucket_mb", "data_format
 
 # Per-image costs of the model, computed from its layers in the worker.
 MODEL_FIGURES = ["forward_macs_per_image", "activation_bytes_per_image", "parameter_bytes"]
+# The record's full document, RunRecord.to_dict() as JSON with sorted keys:
+# not a figure, carried so that report pages can export the records whole.
+DOCUMENT = "document"
 
 
 def records_frame(records: list[RunRecord]) -> pd.DataFrame:
@@ -75,6 +80,7 @@ def _row(record: RunRecord) -> dict:
     row.update(_distribution(record))
     if summary:
         row.update({name: getattr(summary, name) for name in _SUMMARY_FIGURES})
+    row[DOCUMENT] = json.dumps(record.to_dict(), sort_keys=True)
     if memory:
         per_device = memory.device_peak_mib
         row.update(
@@ -173,6 +179,7 @@ _COLUMNS = [
     "device_peak_source",
     "nvml_process_mib",
     "host_peak_rss_mib",
+    DOCUMENT,
 ]
 
 

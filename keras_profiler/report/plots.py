@@ -1,5 +1,6 @@
 """Scaling plots: steady-state images/sec against device count, one line per
-series, with each series' ideal (linear) scaling dashed beside it.
+series, with each series' ideal (linear) scaling dashed beside it, and error
+bars of one standard deviation where a cell has several ok repeats.
 
 The same records give byte-identical PNGs: fixed size and dpi, no software
 stamp, no timestamp; a text chunk marks the file as ours, so that a stale plot
@@ -53,7 +54,7 @@ def scaling_png(series: list[Series], title: str, batch_size: int) -> bytes:
     for index, each in enumerate(series):
         rates = each.ok_rates()
         ticks.update(rates)
-        _draw(axes, each.label, rates, colours[index % len(colours)])
+        _draw(axes, each.label, rates, colours[index % len(colours)], each.ok_stdevs())
     _decorate(axes, sorted(ticks), title, batch_size)
     return to_png(figure)
 
@@ -85,12 +86,22 @@ def to_png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def _draw(axes, label: str, rates: dict[int, float], colour) -> None:
-    """One series, and its ideal line from its own 1-device rate."""
+def _draw(axes, label: str, rates: dict[int, float], colour, stdevs=None) -> None:
+    """One series, its error bars, and its ideal line from its own 1-device rate."""
     devices = sorted(rates)
     if not devices:
         return
     axes.plot(devices, [rates[d] for d in devices], marker="o", color=colour, label=label)
+    spread = [d for d in devices if d in (stdevs or {})]
+    if spread:
+        axes.errorbar(
+            spread,
+            [rates[d] for d in spread],
+            yerr=[stdevs[d] for d in spread],
+            fmt="none",
+            ecolor=colour,
+            capsize=3,
+        )
     if 1 in rates and len(devices) > 1:
         ideal = [rates[1] * d for d in devices]
         axes.plot(devices, ideal, linestyle="--", color=colour, label=f"{label}, ideal")

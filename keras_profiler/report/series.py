@@ -34,14 +34,26 @@ class Series:
     backend: str
     heading: str  # "tensorflow, replicated (hierarchical-copy all-reduce), XLA off"
     label: str  # the backend alone, unless the setup has several series of it
-    runs: pd.DataFrame  # one run per device count, sorted by devices
+    runs: pd.DataFrame  # one cell (cells.per_cell) per device count, sorted by devices
 
     def ok_rates(self) -> dict[int, float]:
-        """Device count -> steady-state images/sec, for the ok runs that have one."""
-        ok = self.runs[
-            (self.runs["status"] == "ok") & self.runs["steady_images_per_second"].notna()
-        ]
+        """Device count -> steady-state images/sec (the mean over ok repeats),
+        for the ok cells that have one."""
+        ok = self._ok()
         return dict(zip(ok["devices"].astype(int), ok["steady_images_per_second"]))
+
+    def ok_stdevs(self) -> dict[int, float]:
+        """Device count -> the standard deviation of ok_rates over repeats, for
+        the cells with two or more ok repeats."""
+        if "steady_images_per_second_std" not in self.runs:
+            return {}
+        ok = self._ok()
+        ok = ok[ok["steady_images_per_second_std"].notna()]
+        return dict(zip(ok["devices"].astype(int), ok["steady_images_per_second_std"]))
+
+    def _ok(self) -> pd.DataFrame:
+        runs = self.runs
+        return runs[(runs["status"] == "ok") & runs["steady_images_per_second"].notna()]
 
 
 def split(runs: pd.DataFrame) -> list[Series]:
@@ -57,14 +69,15 @@ def split(runs: pd.DataFrame) -> list[Series]:
     return result
 
 
-def describe(runs: pd.DataFrame) -> str:
-    """Backend, strategy, compilation and data format of one table's runs, in words."""
+def describe(runs: pd.DataFrame, with_backend: bool = True) -> str:
+    """Backend, strategy, compilation and data format of one table's runs, in
+    words; without the backend where a column names it already."""
     first = runs.iloc[0]
     strategy = STRATEGIES.get(first["strategy"], first["strategy"])
     if _given(first["bucket_mb"]):
         strategy += f" (bucket {first['bucket_mb']:g} MB)"
     parts = [
-        first["backend"],
+        first["backend"] if with_backend else "",
         strategy,
         _compilation(first["backend"], runs),
         first["data_format"],

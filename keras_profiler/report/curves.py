@@ -1,0 +1,150 @@
+"""Accuracy curves: train and test accuracy by epoch, every backend of a setup
+on the same axes, one plot per (model, setup, device count) trained on real
+data for two or more epochs. Synthetic data has random labels: its accuracy
+means nothing, so it gets no curves.
+
+A cell's curve is one run's epochs: repeat 1 (repeats share the seed, so it
+stands for them all), or the first ok repeat where repeat 1 failed. A series
+with no ok run is named in the caption with how it failed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from keras_profiler.report import plots, series
+from keras_profiler.report.backend_tables import FAILED
+from keras_profiler.report.batch_sizes import given, groups, settings
+from keras_profiler.report.cells import per_cell
+from keras_profiler.report.frame import SETUP_COLUMNS
+
+PAGE = "accuracy.md"
+DESCRIPTIONS = {PAGE: "train and test accuracy by epoch, backends on the same axes (real data)"}
+
+
+def page(frame: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str | bytes]:
+    """accuracy.md and its plots; {} when no real-data setup has two epochs."""
+    from keras_profiler.report import GENERATED_MARK  # the package imports this module
+
+    real = frame[frame["data_kind"] != "synthetic"] if len(frame) else frame
+    lines = [
+        GENERATED_MARK,
+        "# Accuracy by epoch",
+        "",
+        "Train accuracy solid, test accuracy dashed, one colour per backend; the runs of a "
+        "setup share its seed. Real data only: synthetic labels are random.",
+        "",
+    ]
+    files: dict[str, str | bytes] = {}
+    per_model: dict[str, int] = {}
+    for cells in groups(per_cell(real), [*SETUP_COLUMNS, "devices"]):
+        curves = [(each, _curve(each.runs.iloc[0], frame, epochs)) for each in series.split(cells)]
+        if not any(len(points) >= 2 for _, (_, points) in curves):
+            continue
+        first = cells.iloc[0].to_dict()
+        model = str(first["model"])
+        per_model[model] = per_model.get(model, 0) + 1
+        name = f"accuracy-{_file_part(model)}-{per_model[model]}.png"
+        setup = _setup_words(first)
+        files[name] = accuracy_png(curves, f"{model}: accuracy by epoch\n{setup}")
+        lines += [
+            f"## {model} on {first['hardware']}: {first['data_kind']} data, "
+            f"{first['precision']}, batch {int(first['batch_size'])} x "
+            f"{_devices(int(first['devices']))}",
+            "",
+            f"![{model}: accuracy by epoch, {setup}]({name})",
+            "",
+            f"Setup: {setup}; {'; '.join(_settings(first))}.",
+            "",
+            *(f"* {_caption(each, run_id, points)}" for each, (run_id, points) in curves),
+            "",
+        ]
+    if not files:
+        return {}
+    return {PAGE: "\n".join(lines).rstrip() + "\n", **files}
+
+
+def _curve(cell: pd.Series, frame: pd.DataFrame, epochs: pd.DataFrame) -> tuple:
+    """(run id, its epochs) of the run that draws a cell's curve; (None, empty)
+    where no repeat was ok."""
+    runs = frame[frame["run_id"].isin(cell["run_ids"]) & (frame["status"] == "ok")]
+    if not len(runs):
+        return None, epochs.iloc[0:0]
+    run_id = runs.sort_values(["repeat", "run_id"], kind="stable")["run_id"].iloc[0]
+    return run_id, epochs[epochs["run_id"] == run_id].sort_values("epoch")
+
+
+def accuracy_png(curves: list[tuple], title: str) -> bytes:
+    """Train (solid) and test (dashed) accuracy by epoch, a colour per series."""
+    figure = plots.new_figure()
+    axes = figure.add_subplot()
+    ticks: set[int] = set()
+    for index, (each, (run_id, points)) in enumerate(curves):
+        colour = plots.COLOURS[index % len(plots.COLOURS)]
+        if run_id is None:  # a legend entry, so that the failure shows on the plot too
+            status = each.runs.iloc[0]["status"]
+            axes.plot([], [], color=colour, label=f"{each.label}: {FAILED.get(status, status)}")
+            continue
+        ticks.update(int(e) for e in points["epoch"])
+        for column, style, what in (("accuracy", "-", "train"), ("test_accuracy", "--", "test")):
+            shown = points[points[column].notna()]
+            if len(shown):
+                axes.plot(
+                    shown["epoch"],
+                    shown[column],
+                    linestyle=style,
+                    marker="o",
+                    markersize=4,
+                    color=colour,
+                    label=f"{each.label}, {what}",
+                )
+    axes.set_xticks(sorted(ticks), [str(t) for t in sorted(ticks)])
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("accuracy")
+    axes.set_title(title, fontsize=10)
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=8, loc="best")
+    figure.tight_layout()
+    return plots.to_png(figure)
+
+
+def _caption(each: series.Series, run_id: str | None, points: pd.DataFrame) -> str:
+    """The series, the record its curve comes from and where the curve ends."""
+    cell = each.runs.iloc[0]
+    if run_id is None:
+        return f"{each.heading}: {FAILED.get(cell['status'], cell['status'])}, no curve"
+    last = points.iloc[-1] if len(points) else None
+    ends = [
+        f"{what} {last[column]:.4f}"
+        for column, what in (("accuracy", "train"), ("test_accuracy", "test"))
+        if last is not None and given(last[column])
+    ]
+    after = f", after epoch {int(last['epoch'])}: {', '.join(ends)}" if ends else ""
+    return f"{each.heading}: record `{run_id}`{after}"
+
+
+def _setup_words(cell: dict) -> str:
+    """Machine, data, precision and batch: the setup in a plot title's words."""
+    return (
+        f"{cell['hardware']}; {cell['dataset']} ({cell['data_kind']}), {cell['precision']}, "
+        f"batch {int(cell['batch_size'])} per device x {_devices(int(cell['devices']))}"
+    )
+
+
+def _settings(cell: dict) -> list[str]:
+    skip = {"Data", "Precision", "Batch size", "Dataset"}
+    words = [f"{name}: {text}" for name, text in settings(cell, skip=skip)]
+    if given(cell["train_samples"]) or given(cell["test_samples"]):
+        words.insert(0, f"Dataset: {settings(cell)[0][1]}")
+    return words
+
+
+def _devices(count: int) -> str:
+    return f"{count} device{'s' if count != 1 else ''}"
+
+
+def _file_part(model: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", model)

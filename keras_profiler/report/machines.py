@@ -1,0 +1,106 @@
+"""Images/sec by machine, in the layout of the reference hardware-comparison
+tables: records copied in from several machines (their results folders merged
+into one) pivot into model x machine tables, one per configuration (data,
+strategy, device count, backend, precision and the other settings) that was
+run on two or more machines.
+
+A machine is what a record says it ran on (the ``hardware`` column): the GPU
+model and driver, or the CPU model and its core count. Two hosts with the
+same GPUs and driver are one column.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from keras_profiler.report.batch_sizes import (
+    NOT_RUN,
+    SPEED,
+    figure_text,
+    groups,
+    order,
+    settings,
+)
+from keras_profiler.report.cells import CELL_KEYS, per_cell
+from keras_profiler.report.series import describe
+
+PAGE = "machines.md"
+DESCRIPTIONS = {PAGE: "images/sec by machine: model x machine tables, one per configuration"}
+# A table's cells share everything but the model (rows) and the machine
+# (columns); CPU and GPU machines may sit side by side.
+GROUP_KEYS = [key for key in CELL_KEYS if key not in ("model", "hardware", "device_kind")]
+
+
+def page(frame: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str]:
+    """machines.md; {} when no configuration was run on two machines."""
+    from keras_profiler.report import GENERATED_MARK  # the package imports this module
+
+    tables = [cells for cells in groups(per_cell(frame), GROUP_KEYS) if _machines(cells)[1:]]
+    if not tables:
+        return {}
+    lines = [
+        GENERATED_MARK,
+        "# Images/sec by machine",
+        "",
+        "One table per configuration run on two or more machines: rows are models, columns "
+        "machines (GPU model and driver, or CPU model and core count), cells steady-state "
+        "images/sec over all devices; 'mean +- stdev' over ok repeats where two or more were "
+        f"ok; failed runs say how they failed; '{NOT_RUN}' where no record exists.",
+        "",
+    ]
+    for cells in tables:
+        lines += [f"**{heading(cells)}**", "", _settings_line(cells), "", machine_table(cells), ""]
+    return {PAGE: "\n".join(lines).rstrip() + "\n"}
+
+
+def heading(cells: pd.DataFrame) -> str:
+    """'synthetic-replicated-4devices, tensorflow, float32, batch 32 per device',
+    as the reference's 'syn-replicated-4gpus' (distortions after the strategy,
+    as there); the batch size too, which the reference kept fixed."""
+    first = cells.iloc[0]
+    parts = [
+        "synthetic" if first["data_kind"] == "synthetic" else "real",
+        str(first["strategy"]),
+        *(["distortions"] if first["data_kind"] == "real, distorted" else []),
+        f"{int(first['devices'])}device{'s' if int(first['devices']) != 1 else ''}",
+    ]
+    batch = f"batch {int(first['batch_size'])} per device"
+    return f"{'-'.join(parts)}, {first['backend']}, {first['precision']}, {batch}"
+
+
+def machine_table(cells: pd.DataFrame) -> str:
+    """Rows: models; columns: machines; cells: steady images/sec."""
+    machines = _machines(cells)
+    body = {}
+    for model in sorted(cells["model"].unique()):
+        runs = cells[cells["model"] == model]
+        body[model] = [_at(runs[runs["hardware"] == machine]) for machine in machines]
+    columns = [_column(cells, machine) for machine in machines]
+    table = pd.DataFrame.from_dict(body, orient="index", columns=columns)
+    table.index.name = "model"
+    align = ("left",) + ("right",) * len(columns)
+    return table.to_markdown(colalign=align, disable_numparse=True)
+
+
+def _machines(cells: pd.DataFrame) -> list[str]:
+    return sorted(cells["hardware"].dropna().unique(), key=order)
+
+
+def _column(cells: pd.DataFrame, machine: str) -> str:
+    """The machine's name; said where its devices were virtual CPU devices,
+    which share one CPU: a figure there is no multi-device speed."""
+    runs = cells[cells["hardware"] == machine]
+    if (runs["devices"] > 1).any() and runs["virtual_devices"].astype(bool).any():
+        return f"{machine}, virtual devices"
+    return machine
+
+
+def _at(match: pd.DataFrame) -> str:
+    return figure_text(match.iloc[-1].to_dict(), SPEED) if len(match) else NOT_RUN
+
+
+def _settings_line(cells: pd.DataFrame) -> str:
+    """The settings the heading leaves out, in one line."""
+    first = cells.iloc[0].to_dict()
+    words = [f"{name}: {text}" for name, text in settings(first, skip={"Data", "Precision"})]
+    return f"{describe(cells)}; " + "; ".join(words) + "."

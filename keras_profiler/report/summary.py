@@ -1,0 +1,185 @@
+"""The model summary, as at the top of the reference hardware-comparison pages:
+one row per model and input size with its size and cost (parameters,
+parameter memory, feature memory and multiply-adds of a forward pass, read
+from the built model's layers in the worker), and the steady-state
+images/sec each backend measured on one device.
+
+Speed columns sit in the summary table when the one-device records share a
+single setup; otherwise each setup (machine, data, precision, batch size and
+the rest) gets its own images/sec table beneath, so that no table mixes them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from keras_profiler.report import series
+from keras_profiler.report.batch_sizes import NOT_RUN, SPEED, figure_text, given, groups, settings
+from keras_profiler.report.cells import per_cell
+from keras_profiler.report.frame import SETUP_COLUMNS
+
+PAGE = "models.md"
+DESCRIPTIONS = {
+    PAGE: "model summary: input size, parameters, parameter and feature memory, "
+    "multiply-adds per image; images/sec per backend on 1 device"
+}
+MIB = 2**20
+# Figures of the model: (column heading, frame column, scale to its unit).
+MODEL_FIGURES = [
+    ("parameter memory (MiB)", "parameter_bytes", MIB),
+    ("feature memory per image (MiB)", "activation_bytes_per_image", MIB),
+    ("forward pass per image (G multiply-adds)", "forward_macs_per_image", 1e9),
+]
+# One images/sec table per setup: all of it but the model and the image size
+# asked for, which the rows (model, input size) show.
+SPEED_KEYS = [key for key in SETUP_COLUMNS if key not in ("model", "image_size")]
+NOTE = (
+    "Model figures are read from the built model's layers by the worker "
+    "(keras_profiler/model_stats.py): multiply-adds of one forward pass of one image "
+    "(convolutions and dense layers; a multiply-add is two FLOPs), feature memory is the "
+    "input and every layer's output for one image, parameter memory every weight, each at "
+    "its own dtype (a figure that differs by precision names it). MiB = 2^20 bytes. 'n/a': "
+    "records written before these figures were recorded."
+)
+
+
+def page(frame: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str]:
+    """models.md; {} when there are no records."""
+    from keras_profiler.report import GENERATED_MARK  # the package imports this module
+
+    if not len(frame):
+        return {}
+    frame = frame.assign(input_size=input_sizes(frame))
+    rows = _model_rows(frame)
+    speed = groups(per_cell(frame[frame["devices"] == 1]), SPEED_KEYS)
+    lines = [GENERATED_MARK, "# Models", ""]
+    if len(speed) == 1:
+        lines += [f"Images/sec: steady state on 1 device, {_setup_words(speed[0])}.", ""]
+        lines += [_table(rows, list(rows), _speed_columns(speed[0], list(rows))), "", NOTE]
+        return {PAGE: "\n".join(lines) + "\n"}
+    lines += [_table(rows, list(rows), {}), "", NOTE, ""]
+    if not speed:
+        lines += ["No 1-device run recorded: no images/sec to show here.", ""]
+    else:
+        lines += [
+            "## Images/sec on 1 device",
+            "",
+            "One table per setup. Steady state; 'mean +- stdev' over ok repeats where two or "
+            f"more were ok; failed runs say how they failed; '{NOT_RUN}' where no record exists.",
+            "",
+        ]
+    for cells in speed:
+        first = cells.iloc[0]
+        keys = sorted({_row_key(m, s) for m, s in zip(cells["model"], cells["input_size"])})
+        lines += [
+            f"**{first['hardware']}, {first['data_kind']} data, {first['precision']}, "
+            f"batch size {int(first['batch_size'])}**",
+            "",
+            _setup_words(cells, heading=True) + ".",
+            "",
+            _table(None, keys, _speed_columns(cells, keys)),
+            "",
+        ]
+    return {PAGE: "\n".join(lines).rstrip() + "\n"}
+
+
+def input_sizes(frame: pd.DataFrame) -> list:
+    """The side of the images each run's model saw: recorded by the worker; for
+    a run that died before building its model, the size asked for, or the
+    size other runs of the model recorded when none was asked."""
+    defaults = {}
+    for run in frame.sort_values(["finished_at", "run_id"], kind="stable").itertuples():
+        if not given(run.image_size) and given(run.model_image_size):
+            defaults[run.model] = int(run.model_image_size)
+    sizes = []
+    for run in frame.itertuples():
+        if given(run.model_image_size):
+            sizes.append(int(run.model_image_size))
+        elif given(run.image_size):
+            sizes.append(int(run.image_size))
+        else:
+            sizes.append(defaults.get(run.model))
+    return sizes
+
+
+def _model_rows(frame: pd.DataFrame) -> dict[tuple, list[str]]:
+    """(model, input size) -> the model's figures as text, sorted by model and size."""
+    rows = {}
+    ordered = frame.sort_values(["finished_at", "run_id"], kind="stable")
+    for (model, size), runs in ordered.groupby(["model", "input_size"], dropna=False, sort=False):
+        parameters = runs["parameters"].dropna()
+        rows[_row_key(model, size)] = [
+            f"{int(parameters.iloc[-1]):,}" if len(parameters) else "n/a",
+            *(_figure(runs, column, scale) for _, column, scale in MODEL_FIGURES),
+        ]
+    return dict(sorted(rows.items()))
+
+
+def _figure(runs: pd.DataFrame, column: str, scale: float) -> str:
+    """The latest recorded value; where precisions give different values
+    (feature memory under mixed precision), each with its precision."""
+    latest = {}
+    for precision, value in zip(runs["precision"], runs[column]):
+        if given(value):
+            latest[str(precision)] = number(float(value) / scale)
+    if not latest:
+        return "n/a"
+    if len(set(latest.values())) == 1:
+        return next(iter(latest.values()))
+    return " / ".join(f"{text} ({precision})" for precision, text in sorted(latest.items()))
+
+
+def _speed_columns(cells: pd.DataFrame, keys: list[tuple]) -> dict[str, list[str]]:
+    """A column of images/sec per series of ``cells`` (the backend, or backend
+    and strategy where a backend has several), a cell per row key."""
+    columns = {}
+    for each in series.split(cells):
+        found = {
+            _row_key(cell["model"], cell["input_size"]): figure_text(cell, SPEED)
+            for cell in each.runs.to_dict("records")
+        }
+        columns[f"{each.label} (images/sec)"] = [found.get(key, NOT_RUN) for key in keys]
+    return columns
+
+
+def _table(rows: dict | None, keys: list[tuple], speed: dict[str, list[str]]) -> str:
+    """model, input size, the model's figures (unless ``rows`` is None), then speed."""
+    header = ["model", "input size"]
+    if rows is not None:
+        header += ["parameters", *(name for name, _, _ in MODEL_FIGURES)]
+    header += list(speed)
+    body = []
+    for index, (model, size) in enumerate(keys):
+        figures = rows[(model, size)] if rows is not None else []
+        body.append([model, _size(size), *figures, *(cells[index] for cells in speed.values())])
+    table = pd.DataFrame(body, columns=header)
+    align = ("left", "center", *("right",) * (len(header) - 2))
+    return table.to_markdown(index=False, colalign=align, disable_numparse=True)
+
+
+def _setup_words(cells: pd.DataFrame, heading: bool = False) -> str:
+    """The setup in one line; under a heading, what the heading leaves out."""
+    first = cells.iloc[0].to_dict()
+    skip = {"Image size", *(["Data", "Precision", "Batch size"] if heading else [])}
+    words = [f"{name}: {text}" for name, text in settings(first, skip=skip)]
+    return ("" if heading else f"on {first['hardware']}; ") + "; ".join(words)
+
+
+def number(value: float) -> str:
+    """Three significant figures, without an exponent above 0.01."""
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    if value >= 0.01 or value == 0:
+        return f"{value:.2f}"
+    return f"{value:.2g}"
+
+
+def _size(size: int) -> str:
+    return f"{size} x {size}" if size >= 0 else "n/a"
+
+
+def _row_key(model, size) -> tuple[str, int]:
+    """(model, input size), -1 for an unknown size, so that keys sort and compare."""
+    return (str(model), int(size) if given(size) else -1)

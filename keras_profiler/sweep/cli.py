@@ -1,0 +1,200 @@
+"""``python -m keras_profiler sweep``: run a matrix of configurations, resumably.
+
+Everything the user can get wrong (the file, an override, a backend that is
+not installed, more devices than present) is found before the first run and
+reported as one line with exit status 2, with nothing recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from keras_profiler import cli
+from keras_profiler.errors import UsageError
+from keras_profiler.sweep import plan, runner
+from keras_profiler.sweep.progress import Progress
+from keras_profiler.sweep.spec import DATA_KINDS, QUICK, REFERENCE, SpecError, SweepSpec
+
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        spec = _spec(args)
+        names, optional = runner.backend_names(spec)
+        configs = spec.configs(names, runner.device_counts(spec))
+    except SpecError as error:
+        raise UsageError(str(error)) from None
+    for config in configs:
+        cli.check_runnable(config)
+    if args.dry_run:
+        todo, skipped = plan.pending(configs, args.results_dir, args.force)
+        _announce(len(configs), todo, skipped)
+        for config in todo:
+            print(f"to run: {cli.describe(config)}")
+        return 0
+    # Before the first run: an MXNet environment that cannot be had stops
+    # the sweep, or leaves mxnet out where the matrix says 'installed'.
+    pythons, configs = runner.worker_pythons(configs, optional, args.mxnet_python)
+    todo, skipped = plan.pending(configs, args.results_dir, args.force)
+    _announce(len(configs), todo, skipped)
+    try:
+        finished = runner.run(todo, args.results_dir, pythons, Progress(len(todo)))
+    except KeyboardInterrupt:
+        print(
+            "keras-profiler sweep: stopped; what was recorded is kept: run the same command "
+            "again to continue",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    failed = sum(record.status != "ok" for record in finished)
+    _conclude(finished, failed)
+    if not args.no_report:
+        cli.regenerate(args.results_dir, args.reports_dir)
+    return 1 if failed else 0
+
+
+def _spec(args) -> SweepSpec:
+    """The definition file (the reference matrix by default, the quick one
+    with --quick), with the command line's overrides applied."""
+    spec = SweepSpec.load(args.file or (QUICK if args.quick else REFERENCE))
+    changes = {
+        name: value
+        for name, value in (
+            ("backends", args.backends),
+            ("devices", args.gpus),
+            ("models", args.models),
+            ("batch_sizes", args.batch_sizes),
+            ("data", args.data),
+            ("precisions", args.precisions),
+            ("repeats", args.repeats),
+        )
+        if value is not None
+    }
+    if args.distortions:
+        kinds = changes.get("data", spec.data)
+        changes["data"] = [*kinds, "real-distorted"] if "real-distorted" not in kinds else kinds
+    settings = {
+        name: value
+        for name, value in (
+            ("epochs", args.epochs),
+            ("steps_per_epoch", args.steps_per_epoch),
+            ("timeout_seconds", args.timeout),
+            ("data_dir", None if args.data_dir is None else str(args.data_dir)),
+            ("allow_download", False if args.no_download else None),
+        )
+        if value is not None
+    }
+    if settings:
+        # The command line wins over the file, per-model settings included.
+        changes["settings"] = {**spec.settings, **settings}
+        changes["model_settings"] = {
+            model: {k: v for k, v in each.items() if k not in settings}
+            for model, each in spec.model_settings.items()
+        }
+    return spec.replace(**changes) if changes else spec
+
+
+def _announce(total: int, todo: list, skipped: dict[str, int]) -> None:
+    line = f"{total} configuration(s), {len(todo)} to run"
+    if skipped:
+        settled = ", ".join(f"{n} {status}" for status, n in sorted(skipped.items()))
+        line += f"; already recorded, skipped: {settled} (--force runs them again)"
+    print(f"keras-profiler sweep: {line}", file=sys.stderr, flush=True)
+
+
+def _conclude(finished: list, failed: int) -> None:
+    line = f"{len(finished)} run(s) done, {len(finished) - failed} ok"
+    if failed:
+        statuses = sorted({record.status for record in finished if record.status != "ok"})
+        line += f", {failed} failed ({', '.join(statuses)}), recorded as such"
+    print(f"keras-profiler sweep: {line}", file=sys.stderr, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = cli.Parser(
+        prog="python -m keras_profiler sweep",
+        description=(
+            "Run every configuration of a matrix (a TOML sweep file; default: the reference "
+            "matrix run_all.sh runs), one fresh worker per run, then regenerate the reports. "
+            "Configurations already recorded (ok, out of memory or timed out) are skipped, so "
+            "a stopped sweep continues where it stopped; a failed run is recorded and the "
+            "sweep goes on. Options below override the file."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add = parser.add_argument
+    add("file", nargs="?", type=Path, help=f"sweep definition (TOML), like {REFERENCE}")
+    add(
+        "--quick",
+        action="store_true",
+        help="the small matrix: the tiny model, synthetic data, 1 and 2 virtual CPU devices, "
+        "two batch sizes, 2 epochs of 5 steps, every installed backend: a few minutes on CPUs",
+    )
+    add("--backends", type=_names, help="backends, comma separated, or 'installed'")
+    add("--gpus", type=_counts, metavar="N,N", help="device counts, e.g. 1,2,4,8")
+    add("--models", type=_names, help="models, comma separated")
+    add(
+        "--batch-sizes",
+        type=_counts,
+        metavar="N,N",
+        help="per-device batch sizes, e.g. 10,20,30,40",
+    )
+    add("--data", type=_names, help=f"data kinds, comma separated: {', '.join(DATA_KINDS)}")
+    add(
+        "--distortions",
+        action="store_true",
+        help="add the real-distorted data kind: random crop and horizontal flip of each "
+        "training image on the input path, as the reference tables' distortions runs",
+    )
+    add("--precisions", type=_names, help="Keras dtype policies, comma separated")
+    add(
+        "--repeats",
+        type=int,
+        metavar="K",
+        help="run each configuration K times: reports give mean +- stdev",
+    )
+    add("--epochs", type=int, help="epochs of every run (overrides per-model epochs)")
+    add("--steps-per-epoch", type=int, metavar="N", help="cap every epoch at N steps")
+    add(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="per-run time limit; a run past it is recorded as a timeout",
+    )
+    add("--force", action="store_true", help="run every configuration again, recorded or not")
+    add("--dry-run", action="store_true", help="list the runs the sweep would do, and stop")
+    add(
+        "--mxnet-python",
+        metavar="PATH",
+        help="mxnet: an existing environment (see the main --help)",
+    )
+    add("--data-dir", type=Path, help="where CIFAR-10 is looked up and downloaded")
+    add("--no-download", action="store_true", help="never download a dataset")
+    cli.add_folders(parser)
+    add("--no-report", action="store_true", help="do not regenerate the reports at the end")
+    return parser
+
+
+def _names(text: str):
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if names == ["installed"]:
+        return "installed"
+    if not names:
+        raise argparse.ArgumentTypeError("give one or more names, separated by commas")
+    return names
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give whole numbers separated by commas"
+        ) from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers of at least 1")
+    return counts

@@ -1,0 +1,58 @@
+"""Which configurations of a sweep are already recorded.
+
+A configuration is identified by its RunConfig fields, all but those that do
+not change what is measured (where data is looked up, whether it may be
+downloaded, the time limit). It needs no further run when the records hold
+an ok run of it, or one that ran out of memory or past its time limit: those
+are results too, shown as such in the reports, and would only fail again. A
+run that ended in an error (a crash, or a kill: a stopped sweep leaves one)
+is run again. ``--force`` runs everything again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from keras_profiler import records
+from keras_profiler.config import RunConfig
+
+# Statuses that settle a configuration.
+SETTLED = ("ok", "oom", "timeout")
+_NOT_MEASURED = {"data_dir", "allow_download", "timeout_seconds"}
+_DEFAULTS = {
+    f.name: f.default for f in dataclasses.fields(RunConfig) if f.default is not dataclasses.MISSING
+}
+
+
+def identity(config: dict) -> tuple:
+    """A hashable key of what a run measures, from a config as records hold
+    it; fields a record predates take their defaults."""
+    full = {**_DEFAULTS, **config}
+    return tuple(sorted((k, repr(v)) for k, v in full.items() if k not in _NOT_MEASURED))
+
+
+def settled(results_dir: str | Path) -> dict[tuple, str]:
+    """Identity -> the status that settles it, for every settled configuration
+    in results_dir (ok where there is an ok run)."""
+    loaded, _ = records.load_all(results_dir)  # the report lists unreadable files
+    found: dict[tuple, str] = {}
+    for record in loaded:
+        if record.status in SETTLED:
+            key = identity(record.config)
+            if found.get(key) != "ok":
+                found[key] = record.status
+    return found
+
+
+def pending(configs: list[RunConfig], results_dir: str | Path, force: bool):
+    """(the configs to run, in order; how many were skipped as settled, by status)."""
+    done = {} if force else settled(results_dir)
+    todo, skipped = [], {}
+    for config in configs:
+        status = done.get(identity(config.to_dict()))
+        if status:
+            skipped[status] = skipped.get(status, 0) + 1
+        else:
+            todo.append(config)
+    return todo, skipped

@@ -1,0 +1,238 @@
+"""A sweep definition: the matrix of runs, read from TOML, and its expansion
+into validated RunConfigs.
+
+A definition file (see ``reference.toml`` beside this module) has:
+
+* ``[matrix]``: the dimensions, each a list: ``backends`` (or the string
+  ``"installed"``), ``devices``, ``models``, ``batch_sizes``, ``data``
+  (``synthetic``, ``real``, ``real-distorted``), ``precisions``, and
+  ``repeats`` (a number); ``devices_up_to_present`` (default true) leaves
+  out device counts above the GPUs present, keeping 1 on a machine without
+  GPUs; false runs them as virtual CPU devices there.
+* ``[strategies]``: optional, per backend, the strategies to run
+  (``tensorflow = ["replicated", "parameter_server", "single"]``); default:
+  the backend's own. ``single`` runs at 1 device only.
+* ``[settings]``: any other RunConfig field, for every run (``epochs``,
+  ``steps_per_epoch``, ``seed``, ``timeout_seconds``...).
+* ``[models.<name>]``: settings for one model only (``epochs = 5``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from keras_profiler import backends
+from keras_profiler.config import RunConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
+HERE = Path(__file__).parent
+REFERENCE = HERE / "reference.toml"
+QUICK = HERE / "quick.toml"
+
+INSTALLED = "installed"
+# Data kinds, as the reference hardware tables name them, and the settings
+# each stands for.
+DATA_KINDS = {
+    "synthetic": {"dataset": "synthetic", "distortions": False},
+    "real": {"dataset": "cifar10", "distortions": False},
+    "real-distorted": {"dataset": "cifar10", "distortions": True},
+}
+_MATRIX_KEYS = {
+    "backends",
+    "devices",
+    "models",
+    "batch_sizes",
+    "data",
+    "precisions",
+    "repeats",
+    "devices_up_to_present",
+}
+# Set by the matrix, never by [settings].
+_DIMENSION_FIELDS = {
+    "backend",
+    "model",
+    "devices",
+    "batch_size",
+    "dataset",
+    "distortions",
+    "precision",
+    "strategy",
+    "repeat",
+}
+
+
+class SpecError(ValueError):
+    """A definition that cannot be run: the message says what to change."""
+
+
+@dataclass
+class SweepSpec:
+    """The matrix, before the machine is taken into account."""
+
+    backends: list[str] | str = INSTALLED
+    devices: list[int] = field(default_factory=lambda: [1])
+    models: list[str] = field(default_factory=list)
+    batch_sizes: list[int] = field(default_factory=lambda: [32])
+    data: list[str] = field(default_factory=lambda: ["real"])
+    precisions: list[str] = field(default_factory=lambda: ["float32"])
+    repeats: int = 1
+    devices_up_to_present: bool = True
+    strategies: dict[str, list[str]] = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+    model_settings: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | Path) -> SweepSpec:
+        """Reads a definition file; SpecError names the file and the problem."""
+        path = Path(path)
+        try:
+            document = tomllib.loads(path.read_text())
+        except OSError as error:
+            raise SpecError(f"cannot read sweep file {path}: {error.strerror}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise SpecError(f"{path} is not valid TOML: {error}") from None
+        try:
+            return cls.from_document(document)
+        except SpecError as error:
+            raise SpecError(f"{path}: {error}") from None
+
+    @classmethod
+    def from_document(cls, document: dict) -> SweepSpec:
+        unknown = sorted(set(document) - {"matrix", "strategies", "settings", "models"})
+        if unknown:
+            raise SpecError(
+                f"unknown table(s) {', '.join(unknown)}: a sweep file has [matrix], "
+                "[strategies], [settings] and [models.<name>]"
+            )
+        matrix = dict(document.get("matrix", {}))
+        wrong = sorted(set(matrix) - _MATRIX_KEYS)
+        if wrong:
+            raise SpecError(
+                f"unknown [matrix] key(s) {', '.join(wrong)}: it takes "
+                f"{', '.join(sorted(_MATRIX_KEYS))}"
+            )
+        spec = cls(
+            **matrix,
+            strategies=dict(document.get("strategies", {})),
+            settings=dict(document.get("settings", {})),
+            model_settings={k: dict(v) for k, v in document.get("models", {}).items()},
+        )
+        spec.check()
+        return spec
+
+    def replace(self, **changes) -> SweepSpec:
+        """A copy with some dimensions or settings changed (command-line overrides)."""
+        spec = dataclasses.replace(self, **changes)
+        spec.check()
+        return spec
+
+    def check(self) -> None:
+        """Checks what can be checked before configs are built."""
+        if not self.models:
+            raise SpecError("no models: set [matrix] models, or --models")
+        if self.backends != INSTALLED:
+            _check_list("backends", self.backends, str)
+            _check_names("backend", self.backends, backends.NAMES)
+        for name, kind in (("devices", int), ("batch_sizes", int)):
+            _check_list(name, getattr(self, name), kind)
+        for name in ("models", "data", "precisions"):
+            _check_list(name, getattr(self, name), str)
+        _check_names("data kind", self.data, DATA_KINDS)
+        if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
+            raise SpecError(f"repeats must be a whole number of at least 1, got {self.repeats!r}")
+        _check_names("backend in [strategies]", self.strategies, backends.NAMES)
+        fields = {f.name for f in dataclasses.fields(RunConfig)}
+        for where, settings in [("[settings]", self.settings)] + [
+            (f"[models.{m}]", s) for m, s in self.model_settings.items()
+        ]:
+            _check_settings(where, settings, fields)
+        stray = sorted(set(self.model_settings) - set(self.models))
+        if stray:
+            raise SpecError(
+                f"[models.{stray[0]}] sets a model the matrix does not run: "
+                f"add it to models or remove the table"
+            )
+
+    def configs(self, backend_names: list[str], device_counts: list[int]) -> list[RunConfig]:
+        """Every run of the matrix for these backends and device counts, in
+        the order they run: repetition by repetition (a stopped sweep has a
+        complete first pass sooner), then model, data kind, precision, batch
+        size, device count, backend, strategy.
+
+        Raises:
+            SpecError: a combination RunConfig rejects, saying which.
+        """
+        combinations = itertools.product(
+            range(1, self.repeats + 1),
+            self.models,
+            self.data,
+            self.precisions,
+            self.batch_sizes,
+            device_counts,
+            backend_names,
+        )
+        result = []
+        for repeat, model, kind, precision, batch, devices, backend in combinations:
+            for strategy in self.strategies.get(backend, [None]):
+                if strategy == "single" and devices > 1:
+                    continue  # the 1-device baseline only
+                fields = {
+                    **self.settings,
+                    **self.model_settings.get(model, {}),
+                    **DATA_KINDS[kind],
+                    "backend": backend,
+                    "model": model,
+                    "precision": precision,
+                    "batch_size": batch,
+                    "devices": devices,
+                    "strategy": strategy,
+                    "repeat": repeat,
+                }
+                result.append(_config(fields))
+        return result
+
+
+def _config(fields: dict) -> RunConfig:
+    try:
+        return RunConfig(**fields)
+    except (ValueError, TypeError) as error:
+        which = ", ".join(
+            f"{k} {fields[k]}" for k in ("backend", "model", "devices", "batch_size", "strategy")
+        )
+        raise SpecError(f"{which}: {error}") from None
+
+
+def _check_list(name: str, value, kind) -> None:
+    if not isinstance(value, list) or not value:
+        raise SpecError(f"{name} must be a non-empty list, got {value!r}")
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, kind):
+            raise SpecError(f"{name} must hold {kind.__name__}s, got {item!r}")
+
+
+def _check_names(what: str, names, known) -> None:
+    for name in names:
+        if name not in known:
+            raise SpecError(f"unknown {what} {name!r}: choose from {', '.join(known)}")
+
+
+def _check_settings(where: str, settings: dict, fields: set[str]) -> None:
+    for key in settings:
+        if key in _DIMENSION_FIELDS:
+            raise SpecError(
+                f"{where} sets {key}, which the [matrix] decides: set it there "
+                "(backends, models, devices, batch_sizes, data, precisions, [strategies])"
+            )
+        if key not in fields:
+            raise SpecError(
+                f"{where}: unknown setting {key!r}: settings are RunConfig fields "
+                f"({', '.join(sorted(fields - _DIMENSION_FIELDS))})"
+            )
