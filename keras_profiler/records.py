@@ -234,12 +234,22 @@ def write(record: RunRecord, results_dir: str | Path) -> Path:
 
 
 def load_all(results_dir: str | Path) -> tuple[list[RunRecord], list[str]]:
-    """Every record under results_dir, and one line per file that is not one.
+    """Every record under results_dir, and one line per entry that is not one.
 
-    Unreadable, corrupt or foreign files are named and skipped, never changed.
+    Unreadable, corrupt or foreign files, and folders without a record, are
+    named and skipped, never changed. Hidden entries are not looked at.
     """
     records, problems = [], []
-    for path in sorted(Path(results_dir).glob(f"*/{RECORD_FILE}")):
+    folder = Path(results_dir)
+    entries = sorted(folder.iterdir()) if folder.is_dir() else []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = entry / RECORD_FILE
+        if not path.is_file():
+            what = "a folder without" if entry.is_dir() else "not a run folder with"
+            problems.append(f"{entry}: skipped: {what} a {RECORD_FILE}")
+            continue
         try:
             records.append(RunRecord.from_dict(json.loads(path.read_text())))
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:

@@ -100,13 +100,19 @@ def test_corrupt_foreign_and_old_files_are_named_and_left_alone(tmp_path):
     old = record("old").to_dict() | {"schema_version": 0}
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "record.json").write_text(json.dumps(old))
+    (tmp_path / "notes.txt").write_text("my notes")
+    (tmp_path / "empty-run").mkdir()
+    (tmp_path / ".hidden").write_text("editor state")
 
     loaded, problems = records.load_all(tmp_path)
 
     assert [r.run_id for r in loaded] == ["r1"]
-    assert len(problems) == 3
+    assert len(problems) == 5, problems
     assert any("old" in p and "schema version 0" in p for p in problems)
+    assert f"{tmp_path / 'notes.txt'}: skipped: not a run folder with a record.json" in problems
+    assert f"{tmp_path / 'empty-run'}: skipped: a folder without a record.json" in problems
     assert (tmp_path / "torn" / "record.json").read_text() == bad["torn"]
+    assert (tmp_path / "notes.txt").read_text() == "my notes"
 
 
 def test_version_1_records_still_read(tmp_path):

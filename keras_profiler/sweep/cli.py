@@ -74,6 +74,10 @@ def _spec(args) -> SweepSpec:
         )
         if value is not None
     }
+    if args.gpus is not None:
+        # Device counts asked for by name run as asked: virtual CPU devices
+        # on a machine without GPUs, as --gpus does for a single run.
+        changes["devices_up_to_present"] = False
     if args.distortions:
         kinds = changes.get("data", spec.data)
         changes["data"] = [*kinds, "real-distorted"] if "real-distorted" not in kinds else kinds
@@ -135,7 +139,12 @@ def _parser() -> argparse.ArgumentParser:
         "two batch sizes, 2 epochs of 5 steps, every installed backend: a few minutes on CPUs",
     )
     add("--backends", type=_names, help="backends, comma separated, or 'installed'")
-    add("--gpus", type=_counts, metavar="N,N", help="device counts, e.g. 1,2,4,8")
+    add(
+        "--gpus",
+        type=_counts,
+        metavar="N,N",
+        help="device counts, e.g. 1,2,4,8, run as given (virtual CPU devices without GPUs)",
+    )
     add("--models", type=_names, help="models, comma separated")
     add(
         "--batch-sizes",
