@@ -19,7 +19,7 @@ import sys
 import time
 import traceback
 
-from keras_profiler import environment
+from keras_profiler import environment, input_pipeline
 from keras_profiler.config import RunConfig
 from keras_profiler.datasets import DatasetUnavailable
 
@@ -76,7 +76,11 @@ def run(config: RunConfig, epochs_path: str) -> dict:
 
 
 def _describe_model(keras, adapter, model, image_size: int) -> dict:
-    return {
+    """The record's model section: what was built, and its per-image costs
+    (multiply-adds, feature and parameter memory) where they can be computed."""
+    from keras_profiler import model_stats
+
+    described = {
         "name": model.name,
         "parameters": adapter.parameter_count(model),
         "image_size": image_size,
@@ -84,6 +88,13 @@ def _describe_model(keras, adapter, model, image_size: int) -> dict:
         # The policy in effect, read back from the model (Keras 2 has none).
         "dtype_policy": getattr(getattr(model, "dtype_policy", None), "name", None),
     }
+    try:
+        described.update(model_stats.describe(model))
+    except model_stats.StatsUnavailable as problem:
+        # A user's model with, say, a variable-size input: the report leaves
+        # the figures blank; the run itself is unaffected.
+        print(f"keras-profiler: no per-image model figures: {problem}", file=sys.stderr)
+    return described
 
 
 def _data_format(keras, model) -> str:
@@ -193,15 +204,12 @@ def _fit(keras, config: RunConfig, adapter, model, data, epochs_path, distributi
     profiler = ProfilerCallback(
         # Images per epoch from Keras's own step count x the global batch.
         batch_size=config.global_batch_size,
-        validation_data=(_as_input(x_test, config.data_format), y_test),
+        # Test images are never distorted.
+        validation_data=(input_pipeline.as_input(x_test, config.data_format), y_test),
         validation_batch_size=test_batch_size,
     )
-    model.fit(
-        _as_input(x_local, config.data_format),
-        y_local,
-        batch_size=batch_size,
+    options = dict(
         epochs=config.epochs,
-        shuffle=True,
         verbose=0 if adapter.rank else (1 if sys.stdout.isatty() else 2),
         # Keras calls callbacks in this order: the profiler stops the clock
         # before the replica check and the stream do their work.
@@ -211,6 +219,26 @@ def _fit(keras, config: RunConfig, adapter, model, data, epochs_path, distributi
             _epoch_stream(keras, profiler, epochs_path),
         ],
     )
+    if config.distortions:
+        # Each batch built on the host when Keras asks for it, through the
+        # Keras line's own mechanism for that (the adapter knows which).
+        batches = input_pipeline.DistortedBatches(
+            x_local,
+            y_local,
+            batch_size,
+            seed=config.seed,
+            data_format=config.data_format,
+            stream=adapter.rank,  # torch DDP: each rank distorts its own rows
+        )
+        adapter.fit_batches(model, batches, **options)
+    else:
+        model.fit(
+            input_pipeline.as_input(x_local, config.data_format),
+            y_local,
+            batch_size=batch_size,
+            shuffle=True,
+            **options,
+        )
 
 
 def _replica_check(keras, adapter, epochs: int, checks: list):
@@ -251,13 +279,6 @@ def _training_split(config: RunConfig, data):
         batches = min(batches, config.steps_per_epoch)
     count = batches * config.global_batch_size
     return data.x_train[:count], data.y_train[:count]
-
-
-def _as_input(images, data_format: str):
-    """uint8 images (N, H, W, C) as the float32 input the model takes."""
-    if data_format == "channels_first":
-        images = images.transpose(0, 3, 1, 2)
-    return images.astype("float32") / 255.0
 
 
 def _describe_environment(keras, adapter) -> dict:

@@ -60,6 +60,10 @@ def test_learns_the_easy_dataset(run_cli, easy_data, tmp_path, backend):
         "image_size": 32,
         "data_format": "channels_last",
         "dtype_policy": "float32",
+        # Per-image costs, by hand in test_model_stats.py (TINY).
+        "forward_macs_per_image": 106_488,
+        "activation_bytes_per_image": 23_856,
+        "parameter_bytes": 11_368,
     }
     assert record["devices"][0]["kind"] == "cpu"
     assert record["environment"]["libraries"][backend].count(".") >= 1

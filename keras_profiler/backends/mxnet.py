@@ -133,6 +133,31 @@ class MxnetBackend(Backend):
 
         return float(keras.backend.get_value(model.optimizer.lr))
 
+    def fit_batches(self, model, batches, **options):
+        import keras
+
+        # Keras 2.2's fit takes arrays only: batches built on the host go
+        # through fit_generator and a keras.utils.Sequence. Its one worker
+        # thread builds batches ahead of training, the next epoch's before
+        # the callbacks hear of that epoch, and calls on_epoch_end once all
+        # of an epoch's batches are built (keras-mxnet 2.2.4.3's
+        # OrderedEnqueuer): that call is what advances the epoch here.
+        class Batches(keras.utils.Sequence):
+            epoch = 0
+
+            def __len__(self):
+                return len(batches)
+
+            def __getitem__(self, index):
+                return batches.batch(self.epoch, index)
+
+            def on_epoch_end(self):
+                self.epoch += 1
+
+        model.fit_generator(
+            Batches(), shuffle=False, workers=1, use_multiprocessing=False, **options
+        )
+
     def applied_settings(self, model):
         return {"mxnet_rescale_grad": float(model.optimizer.rescale_grad)}
 
