@@ -98,8 +98,8 @@ def tables(page):
     """Heading -> {"columns": [...], row label: [cells]} for every table of a page."""
     found, heading = {}, None
     for line in page.splitlines():
-        if line.startswith("#"):
-            heading = line.lstrip("# ")
+        if line.startswith("#") or line.startswith("**"):
+            heading = line.lstrip("# ").strip("*")
         elif line.startswith("|"):
             cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
             table = found.setdefault(heading, {})

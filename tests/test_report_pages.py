@@ -3,7 +3,7 @@ by machine and accuracy curves, from hand-built records."""
 
 from __future__ import annotations
 
-from test_report import PNG_MAGIC, run, write_all
+from test_report import PNG_MAGIC, run, tables, write_all
 
 from keras_profiler import report
 from keras_profiler.report import batch_sizes, curves, machines, summary
@@ -27,22 +27,6 @@ def on_gpu(result, source="torch max_memory_allocated"):
     if result.summary:
         result.summary.peak_memory.device_peak_source = source
     return result
-
-
-def tables(page):
-    """Heading ('#' or '**bold**' line) -> {"columns": [...], row: [cells]}."""
-    found, heading = {}, None
-    for line in page.splitlines():
-        if line.startswith("#") or line.startswith("**"):
-            heading = line.lstrip("# ").strip("*")
-        elif line.startswith("|"):
-            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-            table = found.setdefault(heading, {})
-            if "columns" not in table:
-                table["columns"] = cells[1:]
-            elif not set(line) <= set("|:- "):
-                table[cells[0]] = cells[1:]
-    return found
 
 
 def only(page, starts_with):

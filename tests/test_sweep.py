@@ -33,7 +33,14 @@ def test_quick_matrix_is_small_synthetic_and_virtual():
     assert spec.data == ["synthetic"] and spec.models == ["tiny"]
     assert not spec.devices_up_to_present
     configs = spec.configs(["jax"], runner.device_counts(spec))
-    assert [(c.devices, c.batch_size) for c in configs] == [(1, 16), (2, 16), (1, 32), (2, 32)]
+    assert [(c.devices, c.batch_size, c.strategy) for c in configs] == [
+        (1, 16, "data-parallel"),
+        (1, 16, "single"),  # the scaling report's baseline
+        (2, 16, "data-parallel"),
+        (1, 32, "data-parallel"),
+        (1, 32, "single"),
+        (2, 32, "data-parallel"),
+    ]
     assert all(c.steps_per_epoch == 5 and c.epochs == 2 for c in configs)
 
 

@@ -17,6 +17,27 @@ pytestmark = pytest.mark.slow
 HUGE_MODEL = Path(__file__).with_name("huge_model.py")
 
 
+# jax alone, 1 device, the tiny model on synthetic data: a few seconds a run.
+SMALL_MATRIX = """
+[matrix]
+backends = ["jax"]
+models = ["tiny"]
+data = ["synthetic"]
+batch_sizes = [8, 16, 32]
+
+[settings]
+epochs = 2
+steps_per_epoch = 5
+test_samples = 256
+"""
+
+
+def _small_matrix(tmp_path) -> str:
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL_MATRIX)
+    return str(path)
+
+
 def _command(*args: str) -> list[str]:
     return [sys.executable, "-m", "keras_profiler", "sweep", *args]
 
@@ -59,8 +80,7 @@ def _worker(parent: psutil.Process) -> psutil.Process | None:
 
 def test_a_sweep_killed_twice_resumes_to_one_ok_record_per_configuration(tmp_path):
     results = tmp_path / "results"
-    args = ("--quick", "--backends", "jax", "--gpus", "1", "--batch-sizes", "8,16,32")
-    args += ("--no-report", "--results-dir", str(results))
+    args = (_small_matrix(tmp_path), "--no-report", "--results-dir", str(results))
     with open(tmp_path / "log.txt", "w") as log:
         sweep = subprocess.Popen(_command(*args), cwd=tmp_path, stdout=log, stderr=log)
         try:
@@ -94,8 +114,8 @@ def test_a_sweep_killed_twice_resumes_to_one_ok_record_per_configuration(tmp_pat
 
 def test_a_run_out_of_memory_is_an_out_of_memory_cell_and_the_sweep_goes_on(tmp_path):
     models = f"{HUGE_MODEL}:build,tiny"
-    args = ("--quick", "--backends", "jax", "--gpus", "1", "--models", models)
-    args += ("--batch-sizes", "8,16", "--results-dir", "results", "--reports-dir", "reports")
+    args = (_small_matrix(tmp_path), "--models", models, "--batch-sizes", "8,16")
+    args += ("--results-dir", "results", "--reports-dir", "reports")
     completed = _sweep(tmp_path, *args)
     assert completed.returncode == 1, completed.stderr  # some run failed, all recorded
     assert "4 run(s) done, 2 ok, 2 failed (oom), recorded as such" in completed.stderr
@@ -121,7 +141,7 @@ def test_quick_sweep_end_to_end_then_nothing_to_redo(tmp_path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     found = _records(tmp_path / "results")
     backends = sorted({r["config"]["backend"] for r in found})
-    assert len(found) == 4 * len(backends) and {"jax", "tensorflow", "torch"} <= set(backends)
+    assert len(found) == 6 * len(backends) and {"jax", "tensorflow", "torch"} <= set(backends)
     assert all(r["status"] == "ok" for r in found)
     assert all(r["summary"]["steady_images_per_second"] > 0 for r in found)
     reports = tmp_path / "reports"

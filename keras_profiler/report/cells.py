@@ -14,23 +14,16 @@ import math
 
 import pandas as pd
 
-from keras_profiler.report.frame import SETUP_COLUMNS, TABLE_COLUMNS
+from keras_profiler.report.frame import (
+    MEMORY_FIGURES,
+    SETUP_COLUMNS,
+    SUMMARY_FIGURES,
+    TABLE_COLUMNS,
+)
 
 CELL_KEYS = [*SETUP_COLUMNS, *TABLE_COLUMNS, "devices"]
 # Figures averaged over a cell's ok repeats.
-FIGURES = [
-    "training_seconds",
-    "first_epoch_seconds",
-    "first_epoch_images_per_second",
-    "steady_epoch_seconds",
-    "steady_images_per_second",
-    "train_accuracy",
-    "test_accuracy",
-    "device_peak_mib",
-    "device_peak_max_mib",
-    "nvml_process_mib",
-    "host_peak_rss_mib",
-]
+FIGURES = [*SUMMARY_FIGURES, *MEMORY_FIGURES]
 # Figures where the worst ok repeat speaks for the cell.
 WORST = ["replica_max_diff", "replica_trainable_max_diff"]
 

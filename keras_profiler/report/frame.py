@@ -79,7 +79,7 @@ def _row(record: RunRecord) -> dict:
     row["device_kind"], row["hardware"] = _hardware(record)
     row.update(_distribution(record))
     if summary:
-        row.update({name: getattr(summary, name) for name in _SUMMARY_FIGURES})
+        row.update({name: getattr(summary, name) for name in SUMMARY_FIGURES})
     row[DOCUMENT] = json.dumps(record.to_dict(), sort_keys=True)
     if memory:
         per_device = memory.device_peak_mib
@@ -141,7 +141,11 @@ def _distribution(record: RunRecord) -> dict:
     }
 
 
-_SUMMARY_FIGURES = [
+# Peak memory (MiB): framework counter summed over devices and its largest
+# device, NVML per process, host RSS.
+MEMORY_FIGURES = ["device_peak_mib", "device_peak_max_mib", "nvml_process_mib", "host_peak_rss_mib"]
+# Whole-run figures read from each record's summary.
+SUMMARY_FIGURES = [
     "training_seconds",
     "first_epoch_seconds",
     "first_epoch_images_per_second",
@@ -173,12 +177,9 @@ _COLUMNS = [
     "virtual_devices",
     "replica_max_diff",
     "replica_trainable_max_diff",
-    *_SUMMARY_FIGURES,
-    "device_peak_mib",
-    "device_peak_max_mib",
+    *SUMMARY_FIGURES,
+    *MEMORY_FIGURES,
     "device_peak_source",
-    "nvml_process_mib",
-    "host_peak_rss_mib",
     DOCUMENT,
 ]
 
