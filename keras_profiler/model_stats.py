@@ -23,8 +23,9 @@ What is counted:
   produces, not a peak: outputs that are views (Flatten, Reshape) or could be
   computed in place (ReLU) count in full.
 * Parameter memory: every weight, trainable or not (batch-norm moving
-  statistics included), at its own dtype; not keras-mxnet's stand-in gammas,
-  which the model definition does not have (see ``_parameter_bytes``).
+  statistics included), at its own dtype; the caller may name the weights
+  (the worker passes its backend adapter's ``counted_weights``, which leaves
+  out keras-mxnet's stand-in gammas).
 
 Nested models (a model used as a layer, as the worker's upscaling wrapper
 does) are recursed into; their input layers stand for the tensor the outer
@@ -51,11 +52,12 @@ class StatsUnavailable(ValueError):
     layer with no output, a dtype of unknown size)."""
 
 
-def describe(model) -> dict:
+def describe(model, weights=None) -> dict:
     """The per-image costs of a built Keras model.
 
     Args:
         model: A built Keras 3 or Keras 2.2 model (functional or sequential).
+        weights: the weights whose memory counts; default: all of the model's.
 
     Returns:
         A dict of ints: ``forward_macs_per_image`` (multiply-adds of one
@@ -72,7 +74,7 @@ def describe(model) -> dict:
         "forward_macs_per_image": sum(_macs(layer) for layer in layers),
         "activation_bytes_per_image": _input_bytes(model)
         + sum(_output_bytes(layer) for layer in layers),
-        "parameter_bytes": _parameter_bytes(model, layers),
+        "parameter_bytes": sum(_bytes(w) for w in (model.weights if weights is None else weights)),
     }
 
 
@@ -169,23 +171,6 @@ def _first_input(layer):
     """The input tensor of ``layer``'s first call."""
     get_input_at = getattr(layer, "get_input_at", None)
     return get_input_at(0) if get_input_at else layer.input
-
-
-def _parameter_bytes(model, layers) -> int:
-    """Bytes of every weight of ``model``, less keras-mxnet's stand-in gammas.
-
-    keras-mxnet gives ``BatchNormalization(scale=False)`` a fixed gamma of
-    ones that the model definition does not have (MXNet's operator needs
-    one); Keras 3 has no such weight, and the records' parameter count leaves
-    it out (see the mxnet backend's ``parameter_count``), so this does too.
-    """
-    total = sum(_bytes(weight) for weight in model.weights)
-    stand_ins = (
-        layer.gamma
-        for layer in layers
-        if getattr(layer, "scale", True) is False and getattr(layer, "gamma", None) is not None
-    )
-    return total - sum(_bytes(gamma) for gamma in stand_ins)
 
 
 def _bytes(tensor) -> int:

@@ -19,7 +19,7 @@ import sys
 import time
 import traceback
 
-from keras_profiler import environment, input_pipeline
+from keras_profiler import environment, input_pipeline, model_stats
 from keras_profiler.config import RunConfig
 from keras_profiler.datasets import DatasetUnavailable
 
@@ -78,8 +78,6 @@ def run(config: RunConfig, epochs_path: str) -> dict:
 def _describe_model(keras, adapter, model, image_size: int) -> dict:
     """The record's model section: what was built, and its per-image costs
     (multiply-adds, feature and parameter memory) where they can be computed."""
-    from keras_profiler import model_stats
-
     described = {
         "name": model.name,
         "parameters": adapter.parameter_count(model),
@@ -89,7 +87,7 @@ def _describe_model(keras, adapter, model, image_size: int) -> dict:
         "dtype_policy": getattr(getattr(model, "dtype_policy", None), "name", None),
     }
     try:
-        described.update(model_stats.describe(model))
+        described.update(model_stats.describe(model, adapter.counted_weights(model)))
     except model_stats.StatsUnavailable as problem:
         # A user's model with, say, a variable-size input: the report leaves
         # the figures blank; the run itself is unaffected.

@@ -51,14 +51,15 @@ LAST = [f"{model}:channels_last" for model in SMALL_SIZES]
 # Keras 3 and Keras 2.2; prints each model's figures and parameter count.
 DESCRIBE = """
 import json, sys, keras
-from keras_profiler import model_stats, models
+from keras_profiler import backends, model_stats, models
 
 def describe(name, side, classes, data_format):
     keras.backend.set_image_data_format(data_format)
     side = int(side)
     shape = (3, side, side) if data_format == "channels_first" else (side, side, 3)
     model = models.load(name).build(shape, int(classes))
-    return dict(model_stats.describe(model), count_params=int(model.count_params()))
+    counted = backends.current().counted_weights(model)
+    return dict(model_stats.describe(model, counted), count_params=int(model.count_params()))
 
 print(json.dumps({arg: describe(*arg.split(":")) for arg in sys.argv[1:]}))
 """

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import math
 import sys
 
 SINGLE = "single"  # plain model.fit on one device, no distribution at all
@@ -104,9 +105,14 @@ class Backend:
         """Keyword arguments of ``model.compile`` that only this backend takes."""
         return {"jit_compile": config.jit_compile}
 
+    def counted_weights(self, model) -> list:
+        """The weights the model definition has, trainable or not: what the
+        records' parameter count and parameter memory count."""
+        return list(model.weights)
+
     def parameter_count(self, model) -> int:
         """The parameters the model definition has (trainable or not)."""
-        return int(model.count_params())
+        return sum(math.prod(int(d) for d in w.shape) for w in self.counted_weights(model))
 
     def weight_values(self, model) -> list:
         """Every weight of ``model`` as a NumPy array, in the model's order."""
@@ -148,15 +154,6 @@ class Backend:
         """
         import keras
 
-        class Batches(keras.utils.PyDataset):
-            epoch = 0
-
-            def __len__(self):
-                return len(batches)
-
-            def __getitem__(self, index):
-                return batches.batch(self.epoch, index)
-
         class EpochNumber(keras.callbacks.Callback):
             # Keras's own epoch number, set before the epoch's batches are
             # asked for. Not PyDataset.on_epoch_end: Keras 3 calls it once
@@ -164,7 +161,7 @@ class Backend:
             def on_epoch_begin(self, epoch, logs=None):
                 dataset.epoch = epoch
 
-        dataset = Batches()
+        dataset = batch_sequence(keras.utils.PyDataset, batches)()
         callbacks = [EpochNumber(), *options.pop("callbacks", [])]
         model.fit(dataset, shuffle=False, callbacks=callbacks, **options)
 
@@ -203,6 +200,24 @@ class Backend:
             return True
         text = f"{type(error).__name__}: {error}"
         return any(mark in text for mark in _OOM_MARKS)
+
+
+def batch_sequence(base: type, batches) -> type:
+    """A subclass of ``base`` (Keras 3's ``PyDataset``, Keras 2's ``Sequence``)
+    serving ``batches`` (an ``input_pipeline.DistortedBatches``) of the epoch
+    its ``epoch`` attribute names; the adapters keep that attribute current,
+    each the way its Keras line allows."""
+
+    class Batches(base):
+        epoch = 0
+
+        def __len__(self):
+            return len(batches)
+
+        def __getitem__(self, index):
+            return batches.batch(self.epoch, index)
+
+    return Batches
 
 
 def max_abs_difference(arrays) -> float:

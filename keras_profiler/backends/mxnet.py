@@ -11,7 +11,7 @@ in MXNet's kvstore, in one process.
 from __future__ import annotations
 
 from keras_profiler.backends import mxnet_env
-from keras_profiler.backends.base import SINGLE, Backend, max_abs_difference
+from keras_profiler.backends.base import SINGLE, Backend, batch_sequence, max_abs_difference
 
 MULTI_CONTEXT = "multi-context"
 
@@ -91,18 +91,16 @@ class MxnetBackend(Backend):
         keras.backend.set_image_data_format(config.data_format)
         _learn_batch_norm_gammas(keras, mx)
 
-    def parameter_count(self, model):
+    def counted_weights(self, model):
         # keras-mxnet gives BatchNormalization(scale=False) a gamma of ones that
         # the model does not have (MXNet's operator needs one) and that never
         # changes (fix_gamma): it is not counted, as Keras 3 has no such weight.
-        import keras
-
-        stand_ins = sum(
-            int(keras.backend.count_params(layer.gamma))
+        stand_ins = {
+            id(layer.gamma)
             for layer in _all_layers(model)
             if _is_batch_norm(layer) and not layer.scale
-        )
-        return int(model.count_params()) - stand_ins
+        }
+        return [w for w in model.weights if id(w) not in stand_ins]
 
     def optimizer(self, config):
         import keras
@@ -142,15 +140,7 @@ class MxnetBackend(Backend):
         # the callbacks hear of that epoch, and calls on_epoch_end once all
         # of an epoch's batches are built (keras-mxnet 2.2.4.3's
         # OrderedEnqueuer): that call is what advances the epoch here.
-        class Batches(keras.utils.Sequence):
-            epoch = 0
-
-            def __len__(self):
-                return len(batches)
-
-            def __getitem__(self, index):
-                return batches.batch(self.epoch, index)
-
+        class Batches(batch_sequence(keras.utils.Sequence, batches)):
             def on_epoch_end(self):
                 self.epoch += 1
 
