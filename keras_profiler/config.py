@@ -19,6 +19,14 @@ DATA_FORMATS = ("channels_last", "channels_first")
 _FLAGS = {"devices": "--gpus"}
 
 
+def data_kind(dataset: str, distortions: bool) -> str:
+    """'synthetic', 'real' or 'real, distorted', from a run's dataset and
+    --distortions (records written before --distortions hold none: False)."""
+    if dataset == "synthetic":
+        return "synthetic"
+    return "real, distorted" if distortions else "real"
+
+
 def flag(field: str) -> str:
     """The command-line flag that sets ``field``, for error messages."""
     return _FLAGS.get(field, "--" + field.replace("_", "-"))
@@ -154,9 +162,7 @@ class RunConfig:
     @property
     def data_kind(self) -> str:
         """'synthetic', 'real' or 'real, distorted': the reference tables' data axis."""
-        if self.dataset == "synthetic":
-            return "synthetic"
-        return "real, distorted" if self.distortions else "real"
+        return data_kind(self.dataset, self.distortions)
 
     @property
     def effective_learning_rate(self) -> float:

@@ -368,6 +368,36 @@ def test_synthetic_accuracy_is_marked_meaningless(tmp_path):
     page = (tmp_path / "reports" / "resnet50.md").read_text()
     assert "accuracy means nothing" in page
     assert "0.4000" not in page and "n/a (synthetic)" in page
+    table = only_table(page, "torch")
+    assert table["Training accuracy"] == table["Test accuracy"] == ["n/a (synthetic)"]
+
+
+def test_setups_are_numbered_by_batch_size_as_a_number(tmp_path):
+    page = generate(
+        tmp_path, [run("a", "jax", 1, batch_size=128), run("b", "jax", 1, batch_size=16)]
+    )
+    batches = [line for line in page.splitlines() if line.startswith("* `Batch size`")]
+    assert batches == [
+        "* `Batch size` - 16 per device (global batch = 16 x devices)",
+        "* `Batch size` - 128 per device (global batch = 128 x devices)",
+    ]
+
+
+def test_a_dataset_cut_to_its_first_images_says_so_in_its_bullet(tmp_path):
+    page = generate(tmp_path, [run("a", "jax", 1, train_samples=100, test_samples=50)])
+    assert "* `Dataset` - cifar10, first 100 training images, first 50 test images\n" in page
+    assert page.count("first 100 training images") == 1
+
+
+def test_a_failure_with_no_error_text_says_so(tmp_path):
+    # Beside a record with error text, pandas holds the missing text as NaN.
+    runs = [
+        run("a", "jax", 1),
+        run("b", "jax", 2, status="oom"),
+        run("c", "jax", 4, status="timeout"),
+    ]
+    page = generate(tmp_path, runs)
+    assert "* CPU (4): timeout: `no error text recorded`" in page
 
 
 def test_same_records_give_byte_identical_reports(tmp_path):

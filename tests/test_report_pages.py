@@ -3,10 +3,12 @@ by machine and accuracy curves, from hand-built records."""
 
 from __future__ import annotations
 
-from test_report import PNG_MAGIC, run, tables, write_all
+import pytest
+from test_report import PNG_MAGIC, run, spread, tables, write_all
 
 from keras_profiler import report
-from keras_profiler.report import batch_sizes, curves, machines, summary
+from keras_profiler.report import batch_sizes, curves, machines, plots, summary
+from keras_profiler.report.cells import per_cell
 from keras_profiler.report.frame import epochs_frame, records_frame
 
 H100 = "NVIDIA H100 80GB HBM3 (driver 550.54)"
@@ -14,7 +16,8 @@ CPU = "Test CPU (2 cores)"
 
 
 def render(module, runs):
-    return module.page(records_frame(runs), epochs_frame(runs))
+    frame = records_frame(runs)
+    return module.page(frame, per_cell(frame), epochs_frame(runs))
 
 
 def on_gpu(result, source="torch max_memory_allocated"):
@@ -223,6 +226,15 @@ def test_machine_heading_names_distortions_and_device_count():
     assert f"{CPU}, virtual devices" not in page  # run() records no virtual devices
 
 
+def test_machine_column_says_where_the_devices_were_virtual():
+    cpu = spread("a", "jax", 4)  # 4 virtual devices on one CPU
+    gpu = on_gpu(spread("b", "jax", 4))
+    gpu.distribution["virtual_devices"] = False
+    page = render(machines, [cpu, gpu])["machines.md"]
+    table = only(page, "real-data-parallel-4devices, jax")
+    assert table["columns"] == [H100, f"{CPU}, virtual devices"]
+
+
 def test_no_machine_page_from_one_machine():
     assert render(machines, [run("a", "jax", 1), run("b", "torch", 1)]) == {}
 
@@ -268,14 +280,52 @@ def test_no_curves_for_synthetic_data_or_a_single_epoch():
     assert render(curves, [run("d", "jax", 1, status="oom")]) == {}
 
 
+# Every summary page.
+
+
+def test_a_failed_repeat_is_counted_in_the_summary_tables():
+    runs = [
+        run("a1", "jax", 1, batch_size=16),
+        run("a2", "jax", 1, batch_size=16, status="oom", repeat=2),
+        run("b", "jax", 1, batch_size=32, images=640),
+        on_gpu(run("g", "jax", 1, batch_size=16, steady=0.5)),
+    ]
+    speed = only(render(batch_sizes, runs)["batch-sizes.md"], "Speed")
+    assert speed["resnet50"] == ["160.00 (1 of 2 ok)", "320.00"]
+    by_machine = only(render(machines, runs)["machines.md"], "real-single-1device")
+    assert by_machine["resnet50"] == ["640.00", "160.00 (1 of 2 ok)"]
+    models = render(summary, runs)["models.md"]
+    assert only(models, f"{CPU}, real data, float32, batch size 16")["resnet50"] == [
+        "32 x 32",
+        "160.00 (1 of 2 ok)",
+    ]
+
+
 # The pages in the report.
 
 
+def every_page_runs():
+    """Records that give each page of report.PAGES something to show."""
+    return [*batch_runs(), on_gpu(run("g", "jax", 1, batch_size=32))]
+
+
+@pytest.mark.parametrize("module", report.PAGES, ids=lambda module: module.__name__)
+def test_each_page_marks_its_own_files_and_describes_them(module):
+    files = render(module, every_page_runs())
+
+    assert files
+    for name, content in files.items():
+        if name.endswith(".md"):
+            assert content.startswith(report.GENERATED_MARK + "\n")
+            assert content.count(report.GENERATED_MARK) == 1
+        elif name.endswith(".png"):
+            assert plots.is_ours(content)
+        if not name.endswith(".png"):
+            assert module.DESCRIPTIONS[name]
+
+
 def test_pages_are_written_and_indexed_by_report_generate(tmp_path):
-    runs = [
-        *batch_runs(),
-        on_gpu(run("g", "jax", 1, batch_size=32)),
-    ]
+    runs = every_page_runs()
     write_all(tmp_path / "results", runs)
     report.generate(tmp_path / "results", tmp_path / "reports")
 
@@ -287,3 +337,11 @@ def test_pages_are_written_and_indexed_by_report_generate(tmp_path):
         assert f"[{name}]({name})" in index
         text = (tmp_path / "reports" / name).read_text()
         assert text.startswith(report.GENERATED_MARK) and text.count(report.GENERATED_MARK) == 1
+    # Every page, the model pages, scaling.md and the index too, carries the mark once.
+    for path in (tmp_path / "reports").glob("*.md"):
+        text = path.read_text()
+        assert text.startswith(report.GENERATED_MARK) and text.count(report.GENERATED_MARK) == 1
+    pages = [(name, text) for module in report.PAGES for name, text in module.DESCRIPTIONS.items()]
+    for name, description in pages:
+        if name in written:
+            assert f"| [{name}]({name}) | {description} |" in index

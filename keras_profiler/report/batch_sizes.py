@@ -6,23 +6,18 @@ backend, strategy, data format, machine, data, precision and device count): a
 model x batch size table of steady-state images/sec, one of peak memory, and
 a plot of peak memory against batch size. Failed runs keep their cell ('out
 of memory'); a cell no record backs says 'not run'.
-
-The helpers below the page (cell text, settings in words, stable grouping)
-are shared by the other summary pages (summary, machines, curves).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
-
 import pandas as pd
 
 from keras_profiler.report import plots
-from keras_profiler.report.backend_tables import DATA_KINDS, FAILED
-from keras_profiler.report.backend_tables import hardware as hardware_text
-from keras_profiler.report.cells import CELL_KEYS, mean_and_stdev, per_cell
+from keras_profiler.report.backend_tables import memory_source
+from keras_profiler.report.cells import CELL_KEYS, FAILED, NOT_RUN, SPEED, groups, model_table
+from keras_profiler.report.marks import markdown
 from keras_profiler.report.series import describe
+from keras_profiler.report.setups import DATA_IN_HEADINGS, device_count, hardware, settings
 
 PAGE = "batch-sizes.md"
 DESCRIPTIONS = {
@@ -32,21 +27,14 @@ DESCRIPTIONS = {
 # A section's cells share everything but the model (rows) and the batch size
 # (columns), so that no cell mixes runs that differ in any other setting.
 GROUP_KEYS = [key for key in CELL_KEYS if key not in ("model", "batch_size")]
-NOT_RUN = "not run"
-SPEED = "steady_images_per_second"
 
 
-def page(frame: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str | bytes]:
+def page(frame: pd.DataFrame, cells: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str | bytes]:
     """batch-sizes.md and its plots; {} when no configuration has two batch sizes."""
-    from keras_profiler.report import GENERATED_MARK  # the package imports this module
-
-    sections = [
-        cells for cells in groups(per_cell(frame), GROUP_KEYS) if cells["batch_size"].nunique() > 1
-    ]
+    sections = [group for group in groups(cells, GROUP_KEYS) if group["batch_size"].nunique() > 1]
     if not sections:
         return {}
     lines = [
-        GENERATED_MARK,
         "# Speed and memory by batch size",
         "",
         "One section per configuration run at two or more per-device batch sizes. Cells: the "
@@ -55,44 +43,40 @@ def page(frame: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str | bytes]:
         "",
     ]
     files: dict[str, str | bytes] = {}
-    for number, cells in enumerate(sections, start=1):
-        section, images = _section(number, cells)
-        lines += section
+    for number, section in enumerate(sections, start=1):
+        section_lines, images = _section(number, section)
+        lines += section_lines
         files.update(images)
-    return {PAGE: "\n".join(lines).rstrip() + "\n", **files}
+    return {PAGE: markdown(lines), **files}
 
 
 def _section(number: int, cells: pd.DataFrame) -> tuple[list[str], dict[str, bytes]]:
     first = cells.iloc[0].to_dict()
-    sizes = sorted(int(size) for size in cells["batch_size"].unique())
     devices = int(first["devices"])
     column, label = memory_figure(cells)
+    sizes = ", ".join(str(size) for size in _sizes(cells))
     bullets = [
         f"* `Configuration` - {describe(cells)}",
-        f"* `Batch size` - {', '.join(map(str, sizes))} per device",
-        *(f"* `{name}` - {text}" for name, text in settings(first, skip={"Batch size"})),
+        f"* `Batch size` - {sizes} per device",
+        *(f"* `{name}` - {text}" for name, text in settings(first).items() if name != "Batch size"),
         f"* `Devices` - {devices}",
-        f"* `{'GPU' if first['device_kind'] == 'gpu' else 'CPU'}` - {hardware_text(first, cells)}",
+        f"* `{'GPU' if first['device_kind'] == 'gpu' else 'CPU'}` - {hardware(first, cells)}",
     ]
     name = f"batch-sizes-{number}.png"
-    title = (
-        f"Peak memory by batch size, {describe(cells)}\n"
-        f"{first['hardware']}; {first['data_kind']} data, {first['precision']}, "
-        f"{_devices(devices)}"
-    )
+    data = f"{DATA_IN_HEADINGS[first['data_kind']]}, {first['precision']}, {device_count(devices)}"
+    title = f"Peak memory by batch size, {describe(cells)}\n{first['hardware']}; {data}"
     lines = [
-        f"## {number}. {describe(cells)} on {first['hardware']}: {first['data_kind']} data, "
-        f"{first['precision']}, {_devices(devices)}",
+        f"## {number}. {describe(cells)} on {first['hardware']}: {data}",
         "",
         *bullets,
         "",
         "### Speed (images/sec, steady state)",
         "",
-        model_table(cells, SPEED, "{:.2f}"),
+        _batch_table(cells, SPEED, "{:.2f}"),
         "",
         f"### Memory usage (MiB, {label})",
         "",
-        model_table(cells, column, "{:.0f}", stdev=False),
+        _batch_table(cells, column, "{:.0f}"),
         "",
         f"![Peak memory ({label}) by batch size, section {number}]({name})",
         "",
@@ -106,29 +90,21 @@ def memory_figure(cells: pd.DataFrame) -> tuple[str, str]:
     RSS on CPUs, as on the model pages."""
     if (cells["device_kind"] == "gpu").all():
         if cells["device_peak_mib"].notna().any():
-            sources = sorted(set(cells["device_peak_source"].dropna()))
-            source = " / ".join(sources) if sources else "framework counter"
-            return "device_peak_mib", f"{source}, peak summed over devices"
+            return "device_peak_mib", f"{memory_source(cells)}, peak summed over devices"
         if cells["nvml_process_mib"].notna().any():
             return "nvml_process_mib", "NVML per process"
     return "host_peak_rss_mib", "host peak RSS, all processes"
 
 
-def model_table(cells: pd.DataFrame, column: str, fmt: str, stdev: bool = True) -> str:
+def _batch_table(cells: pd.DataFrame, column: str, fmt: str) -> str:
     """Rows: models; columns: 'batch size N', ascending; cells: the figure."""
-    sizes = sorted(int(size) for size in cells["batch_size"].unique())
-    body = {}
-    for model in sorted(cells["model"].unique()):
-        runs = cells[cells["model"] == model]
-        body[model] = [_at(runs[runs["batch_size"] == size], column, fmt, stdev) for size in sizes]
-    table = pd.DataFrame.from_dict(body, orient="index", columns=[f"batch size {s}" for s in sizes])
-    table.index.name = "model"
-    align = ("left",) + ("right",) * len(sizes)
-    return table.to_markdown(colalign=align, disable_numparse=True)
+    sizes = _sizes(cells)
+    headers = [f"batch size {size}" for size in sizes]
+    return model_table(cells, "batch_size", sizes, headers, column, fmt)
 
 
-def _at(match: pd.DataFrame, column: str, fmt: str, stdev: bool) -> str:
-    return figure_text(match.iloc[-1].to_dict(), column, fmt, stdev) if len(match) else NOT_RUN
+def _sizes(cells: pd.DataFrame) -> list[int]:
+    return sorted(int(size) for size in cells["batch_size"].unique())
 
 
 def memory_png(cells: pd.DataFrame, column: str, label: str, title: str) -> bytes:
@@ -136,7 +112,7 @@ def memory_png(cells: pd.DataFrame, column: str, label: str, title: str) -> byte
     memory is an 'x' at the top of the plot in its model's colour."""
     figure = plots.new_figure()
     axes = figure.add_subplot()
-    sizes = sorted(int(size) for size in cells["batch_size"].unique())
+    sizes = _sizes(cells)
     top = 0.0
     for index, model in enumerate(sorted(cells["model"].unique())):
         colour = plots.COLOURS[index % len(plots.COLOURS)]
@@ -145,7 +121,7 @@ def memory_png(cells: pd.DataFrame, column: str, label: str, title: str) -> byte
         top = max([top, *ok[column]])
         failed = runs[runs["status"] != "ok"]
         notes = [
-            f"{FAILED.get(status, status)} at {', '.join(str(int(b)) for b in group['batch_size'])}"
+            f"{FAILED[status]} at {', '.join(str(int(b)) for b in group['batch_size'])}"
             for status, group in failed.groupby("status", sort=True)
         ]
         legend = model + (f" ({'; '.join(notes)})" if notes else "")
@@ -181,78 +157,3 @@ def memory_png(cells: pd.DataFrame, column: str, label: str, title: str) -> byte
     axes.legend(fontsize=8, loc="upper left")
     figure.tight_layout()
     return plots.to_png(figure)
-
-
-# Shared by the summary pages.
-
-
-def figure_text(cell: dict, column: str, fmt: str = "{:.2f}", stdev: bool = True) -> str:
-    """One figure of one cell (cells.per_cell): 'mean +- stdev' over its ok
-    repeats (the mean alone with ``stdev=False``: memory, as on the model
-    pages), the failure where none was ok, 'n/a' where nothing was measured,
-    and how many repeats were ok where some failed."""
-    if cell["status"] != "ok":
-        return FAILED.get(cell["status"], cell["status"])
-    value = cell[column]
-    if not given(value):
-        return "n/a (1 epoch)" if column.startswith("steady") else "n/a"
-    spread = float(cell.get(f"{column}_std", math.nan)) if stdev else math.nan
-    text = mean_and_stdev(float(value), spread, fmt)
-    if cell["ok_repeats"] < cell["repeats"]:
-        text += f" ({int(cell['ok_repeats'])} of {int(cell['repeats'])} repeats ok)"
-    return text
-
-
-def settings(cell: dict, skip: Iterable[str] = ()) -> list[tuple[str, str]]:
-    """(name, words) for each setting of a cell's setup that a table does not
-    show by itself, in the order of the model pages' bullet lists."""
-    data = cell["dataset"]
-    if given(cell["train_samples"]):
-        data += f", first {int(cell['train_samples'])} training images"
-    if given(cell["test_samples"]):
-        data += f", first {int(cell['test_samples'])} test images"
-    epochs = str(int(cell["epochs"]))
-    if given(cell["steps_per_epoch"]):
-        epochs += f" (capped at {int(cell['steps_per_epoch'])} steps each)"
-    size = cell["image_size"]
-    items = [
-        ("Dataset", data),
-        ("Data", DATA_KINDS.get(cell["data_kind"], cell["data_kind"])),
-        ("Image size", f"{int(size)}x{int(size)}" if given(size) else "each model's default"),
-        ("Batch size", f"{int(cell['batch_size'])} per device"),
-        ("Epochs", epochs),
-        ("Random seed", str(cell["seed"])),
-        ("Precision", str(cell["precision"])),
-        ("Optimizer", f"{cell['optimizer']}, learning rate {cell['learning_rate']:g}"),
-    ]
-    return [(name, text) for name, text in items if name not in set(skip)]
-
-
-def groups(cells: pd.DataFrame, keys: list[str]) -> list[pd.DataFrame]:
-    """The cells split by ``keys``, ordered by the keys' values (numbers as
-    numbers, missing first), so that the same records give the same order."""
-    if not len(cells):
-        return []
-    found = [group for _, group in cells.groupby(keys, dropna=False, sort=False)]
-    return sorted(found, key=lambda group: tuple(order(group[k].iloc[0]) for k in keys))
-
-
-def order(value) -> tuple:
-    """A sort key for a value of any column: missing < numbers < text."""
-    if not given(value):
-        return (0, 0.0, "")
-    if isinstance(value, (bool, int, float)) or hasattr(value, "dtype"):
-        try:
-            return (1, float(value), "")
-        except (TypeError, ValueError):
-            pass
-    return (2, 0.0, str(value))
-
-
-def given(value) -> bool:
-    """False for None and NaN."""
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
-
-
-def _devices(count: int) -> str:
-    return f"{count} device{'s' if count != 1 else ''}"

@@ -1,4 +1,5 @@
-"""Cells: the runs of one configuration reduced to one row of figures.
+"""Cells: the runs of one configuration reduced to one row of figures, and
+a cell's figures as the text every report table shows.
 
 A cell is one (setup, table, device count). Its runs are the latest record
 of each repeat (``--repeats K`` gives repeats 1 to K; a rerun replaces the
@@ -11,7 +12,9 @@ repeat, so that one drifting repeat is not averaged away.
 from __future__ import annotations
 
 import math
+import numbers
 
+import numpy as np
 import pandas as pd
 
 from keras_profiler.report.frame import (
@@ -78,10 +81,94 @@ def _cell(runs: pd.DataFrame) -> dict:
     return row
 
 
-def mean_and_stdev(value: float, stdev: float, fmt: str = "{:.2f}") -> str:
-    """'925.02 +- 4.42' as in the reference scaling tables; the mean alone
-    where there is no standard deviation (a single ok repeat)."""
+# A cell where no repeat was ok shows how the latest one failed.
+FAILED = {"oom": "out of memory", "error": "error", "timeout": "timeout"}
+# A table cell that no record backs.
+NOT_RUN = "not run"
+SPEED = "steady_images_per_second"
+# Figures shown as 'mean +- stdev' over repeats: timing noise is what repeats
+# measure. Accuracy (same seed) and memory show the mean alone.
+WITH_STDEV = {
+    "training_seconds",
+    "first_epoch_seconds",
+    "steady_epoch_seconds",
+    "steady_images_per_second",
+}
+ACCURACY = {"train_accuracy", "test_accuracy"}
+
+
+def figure_text(cell, column: str = SPEED, fmt: str = "{:.2f}", count_repeats: bool = True) -> str:
+    """One figure of one cell (a row of ``per_cell``, as a dict or Series).
+
+    'mean +- stdev' over the ok repeats for the timings of WITH_STDEV, the
+    mean alone for the rest; the failure where no repeat was ok; 'n/a' where
+    nothing was measured ('n/a (1 epoch)' for a steady-state figure, which
+    needs a second epoch); with ``count_repeats``, '(2 of 3 ok)' after it
+    where some repeats failed (the model pages give that a row of its own).
+    """
+    if cell["status"] != "ok":
+        return FAILED[cell["status"]]
+    if column in ACCURACY and cell["synthetic"]:
+        return "n/a (synthetic)"
+    value = cell[column]
+    if not given(value):
+        return "n/a (1 epoch)" if column.startswith("steady") else "n/a"
     text = fmt.format(value)
-    if isinstance(stdev, float) and not math.isnan(stdev):
+    stdev = cell[f"{column}_std"] if column in WITH_STDEV else None
+    if given(stdev):
         text += " +- " + fmt.format(stdev)
+    if count_repeats and cell["ok_repeats"] < cell["repeats"]:
+        text += f" ({repeats_text(cell)})"
     return text
+
+
+def repeats_text(cell) -> str:
+    """'3' when every repeat of the cell is ok, else '2 of 3 ok'."""
+    if cell["ok_repeats"] == cell["repeats"]:
+        return str(int(cell["repeats"]))
+    return f"{int(cell['ok_repeats'])} of {int(cell['repeats'])} ok"
+
+
+def model_table(
+    cells: pd.DataFrame, by: str, values: list, headers: list[str], column: str, fmt: str
+) -> str:
+    """Rows: models; a column per value of ``by``, headed by ``headers``;
+    each cell the figure as text, NOT_RUN where no cell has that model and
+    value. The layout of the reference's model x batch size and model x
+    machine tables."""
+    body = {}
+    for model in sorted(cells["model"].unique()):
+        runs = cells[cells["model"] == model]
+        body[model] = [_text_at(runs[runs[by] == value], column, fmt) for value in values]
+    table = pd.DataFrame.from_dict(body, orient="index", columns=headers)
+    table.index.name = "model"
+    align = ("left",) + ("right",) * len(headers)
+    return table.to_markdown(colalign=align, disable_numparse=True)
+
+
+def _text_at(match: pd.DataFrame, column: str, fmt: str) -> str:
+    return figure_text(match.iloc[-1], column, fmt) if len(match) else NOT_RUN
+
+
+def groups(cells: pd.DataFrame, keys: list[str]) -> list[pd.DataFrame]:
+    """The cells split by ``keys``, ordered by the keys' values (numbers as
+    numbers, missing first), so that the same records give the same order
+    whatever order the cells come in."""
+    if not len(cells):
+        return []
+    found = [group for _, group in cells.groupby(keys, dropna=False, sort=False)]
+    return sorted(found, key=lambda group: tuple(_order(group[k].iloc[0]) for k in keys))
+
+
+def _order(value) -> tuple:
+    """A sort key for a value of any column: missing < numbers < text."""
+    if not given(value):
+        return (0, 0.0, "")
+    if isinstance(value, (numbers.Number, np.bool_)):
+        return (1, float(value), "")
+    return (2, 0.0, str(value))
+
+
+def given(value) -> bool:
+    """False for None and NaN: a setting not set, a figure not measured."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))

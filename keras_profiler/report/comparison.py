@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from keras_profiler.report.backend_tables import cell, column_name
+from keras_profiler.report.backend_tables import column_name
+from keras_profiler.report.cells import figure_text
 from keras_profiler.report.series import Series
 
 HEADING = "### Images/sec by backend and device count"
@@ -15,7 +16,7 @@ def comparison_table(series: list[Series]) -> str:
     """Rows: series; columns: every device count of the setup; cells: steady
     images/sec, the status of a failed run, or empty where nothing was run."""
     runs = pd.concat([s.runs for s in series]).sort_values("devices")
-    columns = {int(run.devices): column_name(run) for run in runs.itertuples()}
+    columns = {int(run["devices"]): column_name(run) for run in runs.to_dict("records")}
     body = {s.label: [_cell(s.runs, devices) for devices in columns] for s in series}
     table = pd.DataFrame(body, index=list(columns.values())).T
     table.index.name = "backend"
@@ -25,6 +26,5 @@ def comparison_table(series: list[Series]) -> str:
 
 def _cell(runs: pd.DataFrame, devices: int) -> str:
     match = runs[runs["devices"] == devices]
-    if not len(match):
-        return ""
-    return cell(next(match.itertuples()), "steady_images_per_second", "{:.2f}")
+    # The per-backend tables below count failed repeats in a row of their own.
+    return figure_text(match.iloc[0], count_repeats=False) if len(match) else ""

@@ -10,27 +10,22 @@ with no ok run is named in the caption with how it failed.
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 from keras_profiler.report import plots, series
-from keras_profiler.report.backend_tables import FAILED
-from keras_profiler.report.batch_sizes import given, groups, settings
-from keras_profiler.report.cells import per_cell
+from keras_profiler.report.cells import FAILED, given, groups
 from keras_profiler.report.frame import SETUP_COLUMNS
+from keras_profiler.report.marks import file_stem, markdown
+from keras_profiler.report.setups import DATA_IN_HEADINGS, device_count, settings_line
 
 PAGE = "accuracy.md"
 DESCRIPTIONS = {PAGE: "train and test accuracy by epoch, backends on the same axes (real data)"}
 
 
-def page(frame: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str | bytes]:
+def page(frame: pd.DataFrame, cells: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str | bytes]:
     """accuracy.md and its plots; {} when no real-data setup has two epochs."""
-    from keras_profiler.report import GENERATED_MARK  # the package imports this module
-
-    real = frame[frame["data_kind"] != "synthetic"] if len(frame) else frame
+    real = cells[cells["data_kind"] != "synthetic"]
     lines = [
-        GENERATED_MARK,
         "# Accuracy by epoch",
         "",
         "Train accuracy solid, test accuracy dashed, one colour per backend; the runs of a "
@@ -39,31 +34,31 @@ def page(frame: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str | bytes]:
     ]
     files: dict[str, str | bytes] = {}
     per_model: dict[str, int] = {}
-    for cells in groups(per_cell(real), [*SETUP_COLUMNS, "devices"]):
-        curves = [(each, _curve(each.runs.iloc[0], frame, epochs)) for each in series.split(cells)]
+    for setup in groups(real, [*SETUP_COLUMNS, "devices"]):
+        curves = [(each, _curve(each.runs.iloc[0], frame, epochs)) for each in series.split(setup)]
         if not any(len(points) >= 2 for _, (_, points) in curves):
             continue
-        first = cells.iloc[0].to_dict()
+        first = setup.iloc[0].to_dict()
         model = str(first["model"])
         per_model[model] = per_model.get(model, 0) + 1
-        name = f"accuracy-{_file_part(model)}-{per_model[model]}.png"
-        setup = _setup_words(first)
-        files[name] = accuracy_png(curves, f"{model}: accuracy by epoch\n{setup}")
+        name = f"accuracy-{file_stem(model)}-{per_model[model]}.png"
+        words = _setup_words(first)
+        files[name] = accuracy_png(curves, f"{model}: accuracy by epoch\n{words}")
         lines += [
-            f"## {model} on {first['hardware']}: {first['data_kind']} data, "
+            f"## {model} on {first['hardware']}: {DATA_IN_HEADINGS[first['data_kind']]}, "
             f"{first['precision']}, batch {int(first['batch_size'])} x "
-            f"{_devices(int(first['devices']))}",
+            f"{device_count(int(first['devices']))}",
             "",
-            f"![{model}: accuracy by epoch, {setup}]({name})",
+            f"![{model}: accuracy by epoch, {words}]({name})",
             "",
-            f"Setup: {setup}; {'; '.join(_settings(first))}.",
+            f"Setup: {words}; {_other_settings(first)}.",
             "",
             *(f"* {_caption(each, run_id, points)}" for each, (run_id, points) in curves),
             "",
         ]
     if not files:
         return {}
-    return {PAGE: "\n".join(lines).rstrip() + "\n", **files}
+    return {PAGE: markdown(lines), **files}
 
 
 def _curve(cell: pd.Series, frame: pd.DataFrame, epochs: pd.DataFrame) -> tuple:
@@ -85,7 +80,7 @@ def accuracy_png(curves: list[tuple], title: str) -> bytes:
         colour = plots.COLOURS[index % len(plots.COLOURS)]
         if run_id is None:  # a legend entry, so that the failure shows on the plot too
             status = each.runs.iloc[0]["status"]
-            axes.plot([], [], color=colour, label=f"{each.label}: {FAILED.get(status, status)}")
+            axes.plot([], [], color=colour, label=f"{each.label}: {FAILED[status]}")
             continue
         ticks.update(int(e) for e in points["epoch"])
         for column, style, what in (("accuracy", "-", "train"), ("test_accuracy", "--", "test")):
@@ -115,7 +110,7 @@ def _caption(each: series.Series, run_id: str | None, points: pd.DataFrame) -> s
     """The series, the record its curve comes from and where the curve ends."""
     cell = each.runs.iloc[0]
     if run_id is None:
-        return f"{each.heading}: {FAILED.get(cell['status'], cell['status'])}, no curve"
+        return f"{each.heading}: {FAILED[cell['status']]}, no curve"
     last = points.iloc[-1] if len(points) else None
     ends = [
         f"{what} {last[column]:.4f}"
@@ -130,21 +125,14 @@ def _setup_words(cell: dict) -> str:
     """Machine, data, precision and batch: the setup in a plot title's words."""
     return (
         f"{cell['hardware']}; {cell['dataset']} ({cell['data_kind']}), {cell['precision']}, "
-        f"batch {int(cell['batch_size'])} per device x {_devices(int(cell['devices']))}"
+        f"batch {int(cell['batch_size'])} per device x {device_count(int(cell['devices']))}"
     )
 
 
-def _settings(cell: dict) -> list[str]:
-    skip = {"Data", "Precision", "Batch size", "Dataset"}
-    words = [f"{name}: {text}" for name, text in settings(cell, skip=skip)]
-    if given(cell["train_samples"]) or given(cell["test_samples"]):
-        words.insert(0, f"Dataset: {settings(cell)[0][1]}")
-    return words
-
-
-def _devices(count: int) -> str:
-    return f"{count} device{'s' if count != 1 else ''}"
-
-
-def _file_part(model: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", model)
+def _other_settings(cell: dict) -> str:
+    """The settings the setup words leave out; the dataset again only where
+    it was cut to its first images."""
+    skip = {"Data", "Precision", "Batch size"}
+    if not (given(cell["train_samples"]) or given(cell["test_samples"])):
+        skip.add("Dataset")
+    return settings_line(cell, skip)

@@ -31,7 +31,7 @@ DESCRIPTIONS = {
 _CSV_HEADER_START = "run_id,status,"
 
 
-def export_page(frame: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str]:
+def page(frame: pd.DataFrame, cells: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str]:
     """``records.csv`` and ``records.jsonl``; {} when there are no records."""
     if not len(frame):
         return {}

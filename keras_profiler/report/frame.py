@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 
+from keras_profiler.config import data_kind
 from keras_profiler.records import RunRecord
 
 # The settings that make two runs comparable: runs differing in any of these
@@ -64,9 +65,7 @@ def _row(record: RunRecord) -> dict:
     }
     row["synthetic"] = config["dataset"] == "synthetic"
     row["distortions"] = bool(config.get("distortions"))
-    row["data_kind"] = (
-        "synthetic" if row["synthetic"] else ("real, distorted" if row["distortions"] else "real")
-    )
+    row["data_kind"] = data_kind(config["dataset"], row["distortions"])
     # Records written before --repeats count as the first repetition.
     row["repeat"] = int(config.get("repeat") or 1)
     # Computed from the model in the worker (keras_profiler.model_stats);

@@ -13,16 +13,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from keras_profiler.report.batch_sizes import (
-    NOT_RUN,
-    SPEED,
-    figure_text,
-    groups,
-    order,
-    settings,
-)
-from keras_profiler.report.cells import CELL_KEYS, per_cell
+from keras_profiler.report.cells import CELL_KEYS, NOT_RUN, SPEED, groups, model_table
+from keras_profiler.report.marks import markdown
 from keras_profiler.report.series import describe
+from keras_profiler.report.setups import device_count, settings_line
 
 PAGE = "machines.md"
 DESCRIPTIONS = {PAGE: "images/sec by machine: model x machine tables, one per configuration"}
@@ -31,15 +25,12 @@ DESCRIPTIONS = {PAGE: "images/sec by machine: model x machine tables, one per co
 GROUP_KEYS = [key for key in CELL_KEYS if key not in ("model", "hardware", "device_kind")]
 
 
-def page(frame: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str]:
+def page(frame: pd.DataFrame, cells: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str]:
     """machines.md; {} when no configuration was run on two machines."""
-    from keras_profiler.report import GENERATED_MARK  # the package imports this module
-
-    tables = [cells for cells in groups(per_cell(frame), GROUP_KEYS) if _machines(cells)[1:]]
+    tables = [group for group in groups(cells, GROUP_KEYS) if len(_machines(group)) > 1]
     if not tables:
         return {}
     lines = [
-        GENERATED_MARK,
         "# Images/sec by machine",
         "",
         "One table per configuration run on two or more machines: rows are models, columns "
@@ -48,9 +39,9 @@ def page(frame: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str]:
         f"ok; failed runs say how they failed; '{NOT_RUN}' where no record exists.",
         "",
     ]
-    for cells in tables:
-        lines += [f"**{heading(cells)}**", "", _settings_line(cells), "", machine_table(cells), ""]
-    return {PAGE: "\n".join(lines).rstrip() + "\n"}
+    for table in tables:
+        lines += [f"**{heading(table)}**", "", _settings_line(table), "", machine_table(table), ""]
+    return {PAGE: markdown(lines)}
 
 
 def heading(cells: pd.DataFrame) -> str:
@@ -62,7 +53,7 @@ def heading(cells: pd.DataFrame) -> str:
         "synthetic" if first["data_kind"] == "synthetic" else "real",
         str(first["strategy"]),
         *(["distortions"] if first["data_kind"] == "real, distorted" else []),
-        f"{int(first['devices'])}device{'s' if int(first['devices']) != 1 else ''}",
+        device_count(int(first["devices"])).replace(" ", ""),
     ]
     batch = f"batch {int(first['batch_size'])} per device"
     return f"{'-'.join(parts)}, {first['backend']}, {first['precision']}, {batch}"
@@ -71,19 +62,12 @@ def heading(cells: pd.DataFrame) -> str:
 def machine_table(cells: pd.DataFrame) -> str:
     """Rows: models; columns: machines; cells: steady images/sec."""
     machines = _machines(cells)
-    body = {}
-    for model in sorted(cells["model"].unique()):
-        runs = cells[cells["model"] == model]
-        body[model] = [_at(runs[runs["hardware"] == machine]) for machine in machines]
-    columns = [_column(cells, machine) for machine in machines]
-    table = pd.DataFrame.from_dict(body, orient="index", columns=columns)
-    table.index.name = "model"
-    align = ("left",) + ("right",) * len(columns)
-    return table.to_markdown(colalign=align, disable_numparse=True)
+    headers = [_column(cells, machine) for machine in machines]
+    return model_table(cells, "hardware", machines, headers, SPEED, "{:.2f}")
 
 
 def _machines(cells: pd.DataFrame) -> list[str]:
-    return sorted(cells["hardware"].dropna().unique(), key=order)
+    return sorted(cells["hardware"].dropna().unique())
 
 
 def _column(cells: pd.DataFrame, machine: str) -> str:
@@ -95,12 +79,7 @@ def _column(cells: pd.DataFrame, machine: str) -> str:
     return machine
 
 
-def _at(match: pd.DataFrame) -> str:
-    return figure_text(match.iloc[-1].to_dict(), SPEED) if len(match) else NOT_RUN
-
-
 def _settings_line(cells: pd.DataFrame) -> str:
     """The settings the heading leaves out, in one line."""
-    first = cells.iloc[0].to_dict()
-    words = [f"{name}: {text}" for name, text in settings(first, skip={"Data", "Precision"})]
-    return f"{describe(cells)}; " + "; ".join(words) + "."
+    skip = {"Data", "Precision"}
+    return f"{describe(cells)}; {settings_line(cells.iloc[0].to_dict(), skip)}."

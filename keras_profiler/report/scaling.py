@@ -11,13 +11,15 @@ device count, each cell 'mean +- stdev' over the cell's ok repeats.
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 
 import pandas as pd
 
-from keras_profiler.report import backend_tables, series
-from keras_profiler.report.cells import CELL_KEYS, mean_and_stdev, per_cell
+from keras_profiler.report import series
+from keras_profiler.report.cells import CELL_KEYS, figure_text, given, groups
 from keras_profiler.report.frame import SETUP_COLUMNS
+from keras_profiler.report.marks import markdown
+from keras_profiler.report.setups import DATA_IN_HEADINGS, device_count, hardware
 
 FILE = "scaling.md"
 # What the index says of the page.
@@ -28,11 +30,6 @@ DESCRIPTIONS = {
 }
 HEADER = ["model", "batch (per device)", "backend", "strategy", "Baseline"]
 BASELINE_STRATEGY = "single"
-DATA_KINDS = {
-    "synthetic": "synthetic data",
-    "real": "real data",
-    "real, distorted": "real data with distortions",
-}
 TABLE_KEYS = ["hardware", "data_kind", "precision"]
 # Setup settings not shown as columns: named once above a table where every
 # row shares them, added to the model cell where they differ between rows.
@@ -67,51 +64,44 @@ _INTRO = (
 )
 
 
-def scaling_page(frame: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str]:
+def page(frame: pd.DataFrame, cells: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str]:
     """``scaling.md``: one table per (hardware, data kind, precision); {} when
     there are no records."""
-    if not len(frame):
+    if not len(cells):
         return {}
-    cells = per_cell(frame)
     lines = ["# Throughput scaling by strategy", "", _INTRO, ""]
-    for key, group in _groups(cells, TABLE_KEYS):
-        setup = dict(zip(TABLE_KEYS, key))
+    for table in groups(cells, TABLE_KEYS):
+        first = table.iloc[0]
         lines += [
-            f"## {setup['hardware']}: {DATA_KINDS.get(key[1], key[1])}, {key[2]}",
+            f"## {first['hardware']}: {DATA_IN_HEADINGS[first['data_kind']]}, {first['precision']}",
             "",
-            f"* `Hardware` - {backend_tables.hardware(setup, group)}",
-            *_shared_settings(group),
+            f"* `Hardware` - {hardware(first, table)}",
+            *_shared_settings(table),
             "",
-            *_table(group),
+            *_table(table),
         ]
-    return {FILE: "\n".join(lines).rstrip() + "\n"}
+    return {FILE: markdown(lines)}
 
 
-def scaling_table(cells: pd.DataFrame) -> str:
-    """The markdown table of one (hardware, data kind, precision)'s cells."""
-    rows, _ = _rows(cells)
-    devices = sorted({int(d) for row in rows for d in row.runs["devices"]})
-    header = [*HEADER, *(_device_column(d) for d in devices)]
-    body = [[*row.labels, row.baseline, *(row.cell(d) for d in devices)] for row in rows]
-    table = pd.DataFrame(body, columns=header)
-    align = ("left",) * 4 + ("center",) * (len(header) - 4)
-    return table.to_markdown(index=False, colalign=align, disable_numparse=True)
-
-
+@dataclass
 class _Row:
     """One table row: a strategy's cells by device count, and its baseline."""
 
-    def __init__(self, labels: list[str], runs: pd.DataFrame, baseline: str):
-        self.labels, self.runs, self.baseline = labels, runs, baseline
-
-    def cell(self, devices: int) -> str:
-        match = self.runs[self.runs["devices"] == devices]
-        return _rate(next(match.itertuples())) if len(match) else ""
+    labels: list[str]  # model, batch, backend, strategy
+    runs: pd.DataFrame  # the strategy's cells; none for a baseline shown alone
+    baseline: str  # the baseline's images/sec as text; '' where there is none
 
 
 def _table(cells: pd.DataFrame) -> list[str]:
+    """The markdown table of one (hardware, data kind, precision)'s cells, and
+    a line naming the rows left without a baseline."""
     rows, missing = _rows(cells)
-    lines = [scaling_table(cells), ""]
+    devices = sorted({int(d) for row in rows for d in row.runs["devices"]})
+    header = [*HEADER, *(device_count(d) for d in devices)]
+    body = [[*row.labels, row.baseline, *(_at(row.runs, d) for d in devices)] for row in rows]
+    align = ("left",) * 4 + ("center",) * (len(header) - 4)
+    table = pd.DataFrame(body, columns=header)
+    lines = [table.to_markdown(index=False, colalign=align, disable_numparse=True), ""]
     if missing:
         lines += [
             "Baseline empty: no 1-device run with strategy 'single' (a plain fit) was "
@@ -125,10 +115,10 @@ def _rows(cells: pd.DataFrame) -> tuple[list[_Row], list[str]]:
     """The table's rows in a stable order, and the rows with no baseline."""
     varying = [c for c in _OTHER_SETTINGS if _distinct(cells, c) > 1]
     single = cells["strategy"] == BASELINE_STRATEGY
-    baselines = [group for _, group in _groups(cells[single], _ROW_KEYS)]
+    baselines = groups(cells[single], _ROW_KEYS)
     used: set[int] = set()
     rows, missing = [], []
-    for _, runs in _groups(cells[~single], _ROW_KEYS):
+    for runs in groups(cells[~single], _ROW_KEYS):
         runs = runs.sort_values("devices")
         found = _baseline(runs, baselines)
         labels = _labels(runs, varying, series.describe(runs, with_backend=False))
@@ -137,13 +127,12 @@ def _rows(cells: pd.DataFrame) -> tuple[list[_Row], list[str]]:
             rows.append(_Row(labels, runs, ""))
         else:
             used.add(found)
-            rows.append(_Row(labels, runs, _one_device(baselines[found])))
+            rows.append(_Row(labels, runs, _at(baselines[found], 1)))
     for index, found in enumerate(baselines):
         if index not in used and (found["devices"] == 1).any():
             # No distributed row to stand beside: shown alone, not dropped.
             text = series.describe(found, with_backend=False) + " (baseline only)"
-            labels = _labels(found, varying, text)
-            rows.append(_Row(labels, found.iloc[:0], _one_device(found)))
+            rows.append(_Row(_labels(found, varying, text), found.iloc[:0], _at(found, 1)))
     rows.sort(key=lambda row: [_natural(label) for label in row.labels])
     return rows, missing
 
@@ -163,13 +152,15 @@ def _baseline(runs: pd.DataFrame, baselines: list[pd.DataFrame]) -> int | None:
     for compiled_alike in (True, False):
         for index in same:
             jit = baselines[index]["jit_compile"].iloc[0]
-            if _same(jit, first["jit_compile"]) if compiled_alike else not _given(jit):
+            if _same(jit, first["jit_compile"]) if compiled_alike else not given(jit):
                 return index
     return None
 
 
-def _one_device(group: pd.DataFrame) -> str:
-    return _rate(next(group[group["devices"] == 1].itertuples()))
+def _at(runs: pd.DataFrame, devices: int) -> str:
+    """Steady images/sec of the cell at a device count; '' where none was run."""
+    match = runs[runs["devices"] == devices]
+    return figure_text(match.iloc[0]) if len(match) else ""
 
 
 def _labels(runs: pd.DataFrame, varying: list[str], strategy: str) -> list[str]:
@@ -179,19 +170,6 @@ def _labels(runs: pd.DataFrame, varying: list[str], strategy: str) -> list[str]:
         model += " (" + ", ".join(f"{_OTHER_SETTINGS[c]} {_value(c, first[c])}" for c in varying)
         model += ")"
     return [model, str(int(first["batch_size"])), first["backend"], strategy]
-
-
-def _rate(run) -> str:
-    """Steady images/sec of one cell, or why there is none."""
-    if run.status != "ok":
-        return backend_tables.FAILED[run.status]
-    rate = run.steady_images_per_second
-    if not _given(rate):
-        return "n/a (1 epoch)"
-    text = mean_and_stdev(rate, run.steady_images_per_second_std)
-    if run.ok_repeats < run.repeats:
-        text += f" ({int(run.ok_repeats)} of {int(run.repeats)} ok)"
-    return text
 
 
 def _shared_settings(cells: pd.DataFrame) -> list[str]:
@@ -209,21 +187,11 @@ def _distinct(cells: pd.DataFrame, column: str) -> int:
 
 
 def _value(column: str, value) -> str:
-    if not _given(value):
+    if not given(value):
         return _UNSET.get(column, "n/a")
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
-
-
-def _device_column(devices: int) -> str:
-    return f"{devices} device" + ("" if devices == 1 else "s")
-
-
-def _groups(frame: pd.DataFrame, keys: list[str]) -> list[tuple[tuple, pd.DataFrame]]:
-    """The frame split by keys, in an order that does not depend on the frame's."""
-    groups = list(frame.groupby(keys, dropna=False, sort=False))
-    return sorted(groups, key=lambda item: [_natural(_value("", v)) for v in item[0]])
 
 
 def _natural(text: str) -> tuple:
@@ -232,8 +200,4 @@ def _natural(text: str) -> tuple:
 
 
 def _same(a, b) -> bool:
-    return (not _given(a) and not _given(b)) or (_given(a) and _given(b) and a == b)
-
-
-def _given(value) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
+    return (not given(a) and not given(b)) or (given(a) and given(b) and a == b)

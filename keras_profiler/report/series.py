@@ -4,12 +4,12 @@ per-backend table, one row of the comparison table and one line of the plot."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from keras_profiler.report.cells import given, groups
 from keras_profiler.report.frame import TABLE_COLUMNS
 
 # What each strategy name means, in the words of the reference tables.
@@ -45,8 +45,6 @@ class Series:
     def ok_stdevs(self) -> dict[int, float]:
         """Device count -> the standard deviation of ok_rates over repeats, for
         the cells with two or more ok repeats."""
-        if "steady_images_per_second_std" not in self.runs:
-            return {}
         ok = self._ok()
         ok = ok[ok["steady_images_per_second_std"].notna()]
         return dict(zip(ok["devices"].astype(int), ok["steady_images_per_second_std"]))
@@ -58,11 +56,10 @@ class Series:
 
 def split(runs: pd.DataFrame) -> list[Series]:
     """One setup's runs as series, in a stable order (backend, then strategy)."""
-    groups = [group for _, group in runs.groupby(TABLE_COLUMNS, dropna=False, sort=False)]
-    groups.sort(key=lambda group: tuple(_text(group[c].iloc[0]) for c in TABLE_COLUMNS))
-    per_backend = pd.Series([g["backend"].iloc[0] for g in groups]).value_counts()
+    tables = groups(runs, TABLE_COLUMNS)
+    per_backend = pd.Series([table["backend"].iloc[0] for table in tables]).value_counts()
     result = []
-    for group in groups:
+    for group in tables:
         backend, heading = group["backend"].iloc[0], describe(group)
         label = heading if per_backend[backend] > 1 else backend
         result.append(Series(backend, heading, label, group.sort_values("devices")))
@@ -74,7 +71,7 @@ def describe(runs: pd.DataFrame, with_backend: bool = True) -> str:
     words; without the backend where a column names it already."""
     first = runs.iloc[0]
     strategy = STRATEGIES.get(first["strategy"], first["strategy"])
-    if _given(first["bucket_mb"]):
+    if given(first["bucket_mb"]):
         strategy += f" (bucket {first['bucket_mb']:g} MB)"
     parts = [
         first["backend"] if with_backend else "",
@@ -108,11 +105,3 @@ def _compilation(backend: str, runs: pd.DataFrame) -> str:
 def _flag(value) -> bool | None:
     # A column of bools hands back numpy bools; None or NaN where unknown.
     return bool(value) if isinstance(value, (bool, np.bool_)) else None
-
-
-def _given(value) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
-
-
-def _text(value) -> str:
-    return str(value) if _given(value) else ""

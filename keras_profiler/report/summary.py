@@ -14,9 +14,10 @@ from __future__ import annotations
 import pandas as pd
 
 from keras_profiler.report import series
-from keras_profiler.report.batch_sizes import NOT_RUN, SPEED, figure_text, given, groups, settings
-from keras_profiler.report.cells import per_cell
+from keras_profiler.report.cells import NOT_RUN, figure_text, given, groups
 from keras_profiler.report.frame import SETUP_COLUMNS
+from keras_profiler.report.marks import markdown
+from keras_profiler.report.setups import DATA_IN_HEADINGS, settings_line
 
 PAGE = "models.md"
 DESCRIPTIONS = {
@@ -43,63 +44,73 @@ NOTE = (
 )
 
 
-def page(frame: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str]:
+def page(frame: pd.DataFrame, cells: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, str]:
     """models.md; {} when there are no records."""
-    from keras_profiler.report import GENERATED_MARK  # the package imports this module
-
     if not len(frame):
         return {}
-    frame = frame.assign(input_size=input_sizes(frame))
-    rows = _model_rows(frame)
-    speed = groups(per_cell(frame[frame["devices"] == 1]), SPEED_KEYS)
-    lines = [GENERATED_MARK, "# Models", ""]
-    if len(speed) == 1:
-        lines += [f"Images/sec: steady state on 1 device, {_setup_words(speed[0])}.", ""]
+    defaults = _default_sizes(frame)
+    rows = _model_rows(_with_input_size(frame, defaults))
+    speed = groups(_with_input_size(cells[cells["devices"] == 1], defaults), SPEED_KEYS)
+    lines = ["# Models", ""]
+    if len(speed) == 1:  # one setup: its images/sec are columns of the summary table
+        first = speed[0].iloc[0].to_dict()
+        words = settings_line(first, skip={"Image size"})
+        lines += [f"Images/sec: steady state on 1 device, on {first['hardware']}; {words}.", ""]
         lines += [_table(rows, list(rows), _speed_columns(speed[0], list(rows))), "", NOTE]
-        return {PAGE: "\n".join(lines) + "\n"}
-    lines += [_table(rows, list(rows), {}), "", NOTE, ""]
-    if not speed:
-        lines += ["No 1-device run recorded: no images/sec to show here.", ""]
     else:
-        lines += [
-            "## Images/sec on 1 device",
-            "",
-            "One table per setup. Steady state; 'mean +- stdev' over ok repeats where two or "
-            f"more were ok; failed runs say how they failed; '{NOT_RUN}' where no record exists.",
-            "",
-        ]
-    for cells in speed:
-        first = cells.iloc[0]
-        keys = sorted({_row_key(m, s) for m, s in zip(cells["model"], cells["input_size"])})
-        lines += [
-            f"**{first['hardware']}, {first['data_kind']} data, {first['precision']}, "
-            f"batch size {int(first['batch_size'])}**",
-            "",
-            _setup_words(cells, heading=True) + ".",
-            "",
-            _table(None, keys, _speed_columns(cells, keys)),
-            "",
-        ]
-    return {PAGE: "\n".join(lines).rstrip() + "\n"}
+        lines += [_table(rows, list(rows), {}), "", NOTE, "", *_speed_tables(speed)]
+    return {PAGE: markdown(lines)}
 
 
-def input_sizes(frame: pd.DataFrame) -> list:
-    """The side of the images each run's model saw: recorded by the worker; for
-    a run that died before building its model, the size asked for, or the
-    size other runs of the model recorded when none was asked."""
-    defaults = {}
-    for run in frame.sort_values(["finished_at", "run_id"], kind="stable").itertuples():
-        if not given(run.image_size) and given(run.model_image_size):
-            defaults[run.model] = int(run.model_image_size)
+def _speed_tables(speed: list[pd.DataFrame]) -> list[str]:
+    """An images/sec table per setup, under the setup in words."""
+    if not speed:
+        return ["No 1-device run recorded: no images/sec to show here."]
+    lines = [
+        "## Images/sec on 1 device",
+        "",
+        "One table per setup. Steady state; 'mean +- stdev' over ok repeats where two or "
+        f"more were ok; failed runs say how they failed; '{NOT_RUN}' where no record exists.",
+        "",
+    ]
+    for setup in speed:
+        first = setup.iloc[0].to_dict()
+        keys = sorted({_row_key(m, s) for m, s in zip(setup["model"], setup["input_size"])})
+        lines += [
+            f"**{first['hardware']}, {DATA_IN_HEADINGS[first['data_kind']]}, "
+            f"{first['precision']}, batch size {int(first['batch_size'])}**",
+            "",
+            # The rows give the image size, the heading the rest left out here.
+            settings_line(first, skip={"Image size", "Data", "Precision", "Batch size"}) + ".",
+            "",
+            _table(None, keys, _speed_columns(setup, keys)),
+            "",
+        ]
+    return lines
+
+
+def _with_input_size(rows: pd.DataFrame, defaults: dict[str, int]) -> pd.DataFrame:
+    """Records or cells with ``input_size``, the side of the images each one's
+    model saw: recorded by the worker; for a run that died before building its
+    model, the size asked for, else the model's default (``defaults``)."""
     sizes = []
-    for run in frame.itertuples():
+    for run in rows.itertuples():
         if given(run.model_image_size):
             sizes.append(int(run.model_image_size))
         elif given(run.image_size):
             sizes.append(int(run.image_size))
         else:
             sizes.append(defaults.get(run.model))
-    return sizes
+    return rows.assign(input_size=sizes)
+
+
+def _default_sizes(frame: pd.DataFrame) -> dict[str, int]:
+    """Model -> the size its latest run with no size asked for recorded."""
+    defaults = {}
+    for run in frame.sort_values(["finished_at", "run_id"], kind="stable").itertuples():
+        if not given(run.image_size) and given(run.model_image_size):
+            defaults[run.model] = int(run.model_image_size)
+    return defaults
 
 
 def _model_rows(frame: pd.DataFrame) -> dict[tuple, list[str]]:
@@ -135,7 +146,7 @@ def _speed_columns(cells: pd.DataFrame, keys: list[tuple]) -> dict[str, list[str
     columns = {}
     for each in series.split(cells):
         found = {
-            _row_key(cell["model"], cell["input_size"]): figure_text(cell, SPEED)
+            _row_key(cell["model"], cell["input_size"]): figure_text(cell)
             for cell in each.runs.to_dict("records")
         }
         columns[f"{each.label} (images/sec)"] = [found.get(key, NOT_RUN) for key in keys]
@@ -155,14 +166,6 @@ def _table(rows: dict | None, keys: list[tuple], speed: dict[str, list[str]]) ->
     table = pd.DataFrame(body, columns=header)
     align = ("left", "center", *("right",) * (len(header) - 2))
     return table.to_markdown(index=False, colalign=align, disable_numparse=True)
-
-
-def _setup_words(cells: pd.DataFrame, heading: bool = False) -> str:
-    """The setup in one line; under a heading, what the heading leaves out."""
-    first = cells.iloc[0].to_dict()
-    skip = {"Image size", *(["Data", "Precision", "Batch size"] if heading else [])}
-    words = [f"{name}: {text}" for name, text in settings(first, skip=skip)]
-    return ("" if heading else f"on {first['hardware']}; ") + "; ".join(words)
 
 
 def number(value: float) -> str:
