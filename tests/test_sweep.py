@@ -198,3 +198,24 @@ def test_bad_input_is_one_line_exit_2_and_nothing_recorded(tmp_path, args, messa
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], completed.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_command_line_overrides_the_file_per_model_settings_included():
+    from keras_profiler.sweep import cli as sweep_cli
+
+    argv = ["--models", "resnet50,inception_v3", "--gpus", "2", "--epochs", "1"]
+    argv += ["--data", "real", "--distortions", "--no-download", "--timeout", "60"]
+    spec = sweep_cli._spec(sweep_cli._parser().parse_args(argv))
+    assert spec.devices == [2] and spec.devices_up_to_present is False
+    assert spec.data == ["real", "real-distorted"]
+    configs = spec.configs(["jax"], spec.devices)
+    # inception_v3's own 5 epochs in the file give way to --epochs.
+    assert {(c.model, c.epochs) for c in configs} == {("resnet50", 1), ("inception_v3", 1)}
+    assert all(c.timeout_seconds == 60 and c.allow_download is False for c in configs)
+    assert sorted(c.data_kind for c in configs) == ["real"] * 2 + ["real, distorted"] * 2
+    again = sweep_cli._spec(
+        sweep_cli._parser().parse_args(["--distortions", "--data", "real-distorted"])
+    )
+    assert again.data == ["real-distorted"]  # named once, not twice
+    untouched = sweep_cli._spec(sweep_cli._parser().parse_args([]))
+    assert untouched == SweepSpec.load(REFERENCE)

@@ -57,41 +57,24 @@ def main(argv: list[str]) -> int:
     return 1 if failed else 0
 
 
+# Options named after what they override: SweepSpec fields, RunConfig fields.
+_MATRIX_OPTIONS = ("backends", "devices", "models", "batch_sizes", "data", "precisions", "repeats")
+_SETTING_OPTIONS = ("epochs", "steps_per_epoch", "timeout_seconds", "data_dir", "allow_download")
+
+
 def _spec(args) -> SweepSpec:
     """The definition file (the reference matrix by default, the quick one
     with --quick), with the command line's overrides applied."""
     spec = SweepSpec.load(args.file or (QUICK if args.quick else REFERENCE))
-    changes = {
-        name: value
-        for name, value in (
-            ("backends", args.backends),
-            ("devices", args.gpus),
-            ("models", args.models),
-            ("batch_sizes", args.batch_sizes),
-            ("data", args.data),
-            ("precisions", args.precisions),
-            ("repeats", args.repeats),
-        )
-        if value is not None
-    }
-    if args.gpus is not None:
+    changes = _given(args, _MATRIX_OPTIONS)
+    if args.devices is not None:
         # Device counts asked for by name run as asked: virtual CPU devices
         # on a machine without GPUs, as --gpus does for a single run.
         changes["devices_up_to_present"] = False
     if args.distortions:
         kinds = changes.get("data", spec.data)
-        changes["data"] = [*kinds, "real-distorted"] if "real-distorted" not in kinds else kinds
-    settings = {
-        name: value
-        for name, value in (
-            ("epochs", args.epochs),
-            ("steps_per_epoch", args.steps_per_epoch),
-            ("timeout_seconds", args.timeout),
-            ("data_dir", None if args.data_dir is None else str(args.data_dir)),
-            ("allow_download", False if args.no_download else None),
-        )
-        if value is not None
-    }
+        changes["data"] = list(dict.fromkeys([*kinds, "real-distorted"]))
+    settings = _given(args, _SETTING_OPTIONS)
     if settings:
         # The command line wins over the file, per-model settings included.
         changes["settings"] = {**spec.settings, **settings}
@@ -100,6 +83,11 @@ def _spec(args) -> SweepSpec:
             for model, each in spec.model_settings.items()
         }
     return spec.replace(**changes) if changes else spec
+
+
+def _given(args, names) -> dict:
+    """The options among ``names`` that the command line gave."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
 def _announce(total: int, todo: list, skipped: dict[str, int]) -> None:
@@ -141,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--backends", type=_names, help="backends, comma separated, or 'installed'")
     add(
         "--gpus",
+        dest="devices",
         type=_counts,
         metavar="N,N",
         help="device counts, e.g. 1,2,4,8, run as given (virtual CPU devices without GPUs)",
@@ -170,6 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--steps-per-epoch", type=int, metavar="N", help="cap every epoch at N steps")
     add(
         "--timeout",
+        dest="timeout_seconds",
         type=float,
         metavar="SECONDS",
         help="per-run time limit; a run past it is recorded as a timeout",
@@ -181,8 +171,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="mxnet: an existing environment (see the main --help)",
     )
-    add("--data-dir", type=Path, help="where CIFAR-10 is looked up and downloaded")
-    add("--no-download", action="store_true", help="never download a dataset")
+    add("--data-dir", help="where CIFAR-10 is looked up and downloaded")
+    add(
+        "--no-download",
+        dest="allow_download",
+        action="store_false",
+        default=None,
+        help="never download a dataset",
+    )
     cli.add_folders(parser)
     add("--no-report", action="store_true", help="do not regenerate the reports at the end")
     return parser
