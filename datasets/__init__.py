@@ -2,10 +2,14 @@
 
 Every public module here defines::
 
-    def load(data_dir, *, seed, train_samples, test_samples, allow_download) -> ImageDataset
+    def load(data_dir, *, seed, train_samples, test_samples, allow_download,
+             image_size) -> ImageDataset
 
-returning uint8 images in NHWC layout. Loading never needs a framework
-except to download (Keras's file utilities, imported only then).
+returning uint8 images in NHWC layout. ``image_size`` is the side the model
+will see (None: the model's or the data's default): a generated dataset draws
+its images at that size, one read from files keeps its own and leaves the
+upscaling to the model. Loading never needs a framework except to download
+(Keras's file utilities, imported only then).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ def load(
     train_samples: int | None = None,
     test_samples: int | None = None,
     allow_download: bool = True,
+    image_size: int | None = None,
 ) -> ImageDataset:
     """Loads dataset ``name``; raises DatasetUnavailable when it cannot be had."""
     check(name)
@@ -69,4 +74,5 @@ def load(
         train_samples=train_samples,
         test_samples=test_samples,
         allow_download=allow_download,
+        image_size=image_size,
     )

@@ -50,6 +50,7 @@ def load(
     train_samples: int | None = None,
     test_samples: int | None = None,
     allow_download: bool = True,
+    image_size: int | None = None,
 ) -> ImageDataset:
     """Loads CIFAR-10 from ``data_dir``, downloading it there if allowed.
 
@@ -59,6 +60,8 @@ def load(
         train_samples: Keep the first this many training images; None keeps all.
         test_samples: Keep the first this many test images; None keeps all.
         allow_download: Whether to download the archive when nothing is found.
+        image_size: Unused: the images are CIFAR-10's 32x32; a model run at a
+            larger size upscales them on the device (kept for the common signature).
 
     Returns:
         The dataset, uint8 NHWC images and int32 labels.
@@ -68,7 +71,7 @@ def load(
             downloaded, or has fewer images than asked for; the message is one
             line saying what to do.
     """
-    del seed
+    del seed, image_size
     data_dir = Path(data_dir)
     _check_count("train_samples", train_samples)
     _check_count("test_samples", test_samples)

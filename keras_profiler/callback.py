@@ -1,10 +1,15 @@
 """ProfilerCallback: a Keras callback that measures training as it runs.
 
-Add it to any ``model.fit(..., callbacks=[ProfilerCallback(...)])``. It hooks
-epochs only: Keras turns asynchronous dispatch off for callbacks that
-override batch hooks, so a per-batch hook would slow what it measures. At each
+Add it to any ``model.fit(..., callbacks=[ProfilerCallback(...)])``. At each
 epoch end it waits for the device to finish, stops the clock, reads peak
 memory, and then (outside the timed span) evaluates the test split.
+
+Within an epoch it also times intervals of k steps, waiting for the device
+only at each interval's start (every k steps, never every step), for the
+steady-state speed and its confidence interval (see ``intervals``). It hooks
+the start of a batch, never its end: Keras turns asynchronous dispatch off
+for a callback that overrides a batch-end hook, which would slow what it
+measures; a batch-begin hook costs a Python call per step and nothing else.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ import time
 
 import keras
 
-from keras_profiler import backends, gpus
+from keras_profiler import backends, gpus, intervals
 from keras_profiler.records import EpochMetrics, MemoryFigures, RunSummary
+
+# The profiler's clock: monotonic, the finest the platform has.
+_clock = time.perf_counter
 
 
 class ProfilerCallback(keras.callbacks.Callback):
@@ -31,9 +39,16 @@ class ProfilerCallback(keras.callbacks.Callback):
         validation_data: ``(x, y)`` evaluated after each epoch, its time kept
             apart from the epoch's.
         validation_batch_size: batch size for that evaluation (default: batch_size).
+        sync_every: k, the steps per timed interval (at least 2).
+        until_stable_percent: when given, training stops as soon as the 95%
+            confidence interval of the steady speed is narrower than this
+            percentage of it on either side (a speed-only run).
+        telemetry: a started ``telemetry.TelemetrySampler``, or None; each
+            epoch then carries the GPUs' utilisation, clocks, power and energy.
 
     After ``fit``, ``epochs`` holds one ``EpochMetrics`` per epoch and
-    ``summary()`` the whole-run figures.
+    ``summary()`` the whole-run figures; ``stopped_when_stable`` says whether
+    --until-stable ended the run.
     """
 
     def __init__(
@@ -42,43 +57,116 @@ class ProfilerCallback(keras.callbacks.Callback):
         batch_size=None,
         validation_data=None,
         validation_batch_size=None,
+        sync_every=10,
+        until_stable_percent=None,
+        telemetry=None,
     ):
         super().__init__()
+        if sync_every < 2:
+            raise ValueError(
+                f"sync_every must be at least 2 (a sync per step stalls), got {sync_every}"
+            )
         self.samples_per_epoch = samples_per_epoch
         self.batch_size = batch_size
         # Not self.validation_data: Keras 2's fit overwrites that attribute.
         self.test_data = validation_data
         self.validation_batch_size = validation_batch_size or batch_size
+        self.sync_every = sync_every
+        self.until_stable_percent = until_stable_percent
+        self.telemetry = telemetry
         self.epochs: list[EpochMetrics] = []
+        self.stopped_when_stable = False
         self._adapter = None
         self._epoch_start = None
+        self._span = None
+        self._interval = None  # (step, clock) where the current interval began
+        self._last_step = None
+        self._seconds: list[float] = []
+        self._steps: list[int] = []
 
     def on_train_begin(self, logs=None):
         self._adapter = backends.current()
         self.epochs = []
+        self.stopped_when_stable = False
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start = time.perf_counter()
+        self._interval, self._last_step = None, None
+        self._seconds, self._steps = [], []
+        if self.telemetry is not None:
+            self._span = self.telemetry.begin_span()
+        self._epoch_start = _clock()
+
+    def on_batch_begin(self, batch, logs=None):
+        # Keras 3 calls this from on_train_batch_begin; Keras 2 calls it directly.
+        self._last_step = batch
+        if self._interval is None or batch - self._interval[0] >= self.sync_every:
+            self._adapter.synchronize(self.model)
+            now = _clock()
+            if self._interval is not None:
+                self._close_interval(batch, now)
+            self._interval = (batch, now)
 
     def on_epoch_end(self, epoch, logs=None):
         self._adapter.synchronize(self.model)
-        seconds = time.perf_counter() - self._epoch_start
+        end = _clock()
+        seconds = end - self._epoch_start
+        steps = self._steps_this_epoch()
+        if self._interval is not None and steps is not None and steps > self._interval[0]:
+            self._close_interval(steps, end, check_stable=False)
         logs = logs or {}
         metrics = EpochMetrics(
             epoch=epoch + 1,
             seconds=seconds,
-            images=self._images_per_epoch(),
+            images=self._images_per_epoch(steps),
             loss=_number(logs.get("loss")),
             accuracy=_number(_first(logs, "accuracy", "acc")),
             memory=self.read_memory(),
+            steps=steps,
+            interval_seconds=self._seconds,
+            interval_steps=self._steps,
+            telemetry=self._read_telemetry(),
         )
         if self.test_data is not None:
             self._evaluate(metrics)
         self.epochs.append(metrics)
 
+    def _close_interval(self, step: int, now: float, check_stable: bool = True) -> None:
+        begun_step, begun = self._interval
+        self._seconds.append(now - begun)
+        self._steps.append(step - begun_step)
+        if check_stable and self.until_stable_percent is not None:
+            stable = intervals.is_stable(self.interval_speed(), self.until_stable_percent)
+            # Every process must stop at the same step, or the others would
+            # wait for it in a collective: they agree first.
+            if self._adapter.all_agree(stable):
+                self.stopped_when_stable = True
+                self.model.stop_training = True
+
+    def interval_speed(self) -> intervals.IntervalSpeed | None:
+        """Steady speed over the intervals timed so far, during training (the
+        running epoch's included); ``summary()`` has it once training ended."""
+        finished = [(e.interval_seconds or [], e.interval_steps or []) for e in self.epochs]
+        running = (self._seconds, self._steps)
+        rates = intervals.steady_rates(finished, self.sync_every, self.batch_size or 0, running)
+        return intervals.IntervalSpeed.from_rates(rates, self.sync_every)
+
+    def _steps_this_epoch(self) -> int | None:
+        """Steps trained this epoch: the last step begun plus the steps one
+        call of the train function runs (Keras's steps_per_execution)."""
+        if self._last_step is None:
+            return None
+        return self._last_step + int(getattr(self.model, "steps_per_execution", 1) or 1)
+
+    def _read_telemetry(self):
+        if self.telemetry is None or self._span is None:
+            return None
+        return self.telemetry.end_span(self._span).to_dict()
+
     def summary(self) -> RunSummary | None:
         """Whole-run figures, or None before the first epoch has ended."""
-        return RunSummary.from_epochs(self.epochs)
+        return RunSummary.from_epochs(
+            self.epochs, self.sync_every, self.batch_size, self.stopped_when_stable
+        )
 
     def read_memory(self) -> MemoryFigures:
         """Peak memory so far, from every source this machine has."""
@@ -92,13 +180,15 @@ class ProfilerCallback(keras.callbacks.Callback):
 
     def _evaluate(self, metrics: EpochMetrics) -> None:
         x, y = self.test_data
-        start = time.perf_counter()
+        start = _clock()
         results = _evaluate_as_dict(self.model, x, y, self.validation_batch_size)
-        metrics.test_seconds = time.perf_counter() - start
+        metrics.test_seconds = _clock() - start
         metrics.test_loss = _number(results.get("loss"))
         metrics.test_accuracy = _number(_first(results, "accuracy", "acc"))
 
-    def _images_per_epoch(self):
+    def _images_per_epoch(self, steps: int | None):
+        if self.stopped_when_stable and steps and self.batch_size:
+            return steps * int(self.batch_size)  # an epoch cut short
         if self.samples_per_epoch is not None:
             return int(self.samples_per_epoch)
         params = self.params or {}

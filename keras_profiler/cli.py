@@ -100,7 +100,11 @@ def _config(args, backend: str) -> RunConfig:
         lr_scaling=args.lr_scaling,
         jit_compile=None if args.jit_compile is None else args.jit_compile == "on",
         data_format=args.data_format,
+        image_size=args.image_size,
         distortions=args.distortions,
+        sync_every=args.sync_every,
+        until_stable=args.until_stable,
+        peak_tflops=args.peak_tflops,
     )
 
 
@@ -140,6 +144,7 @@ def describe(config: RunConfig) -> str:
         f"{config.dataset}{', distorted' if config.distortions else ''} | "
         f"{config.devices} device(s), {config.strategy} | batch {config.batch_size}/device | "
         f"{config.epochs} epoch(s) | {config.precision} | {config.data_format}"
+        + (f" | {config.image_size}x{config.image_size}" if config.image_size else "")
         + (f" | repeat {config.repeat}" if config.repeat > 1 else "")
     )
 
@@ -152,14 +157,34 @@ def outcome(record) -> str:
     summary = record.summary
     rate = summary.steady_images_per_second or summary.first_epoch_images_per_second
     which = "steady state" if summary.steady_images_per_second else "first epoch only"
+    speed = summary.interval_speed
+    if summary.stopped_when_stable:
+        steps = sum(e.steps or 0 for e in record.epochs)
+        return (
+            f"ok: {record.config['backend']} {_interval_text(speed)}, stable after "
+            f"{steps} steps ({where})"
+        )
     if record.config["dataset"] == "synthetic":
         accuracy = "n/a (synthetic data)"
     else:
         accuracy = "n/a" if summary.test_accuracy is None else f"{summary.test_accuracy:.4f}"
+    intervals = f"; intervals: {_interval_text(speed)}" if speed else ""
     return (
-        f"ok: {record.config['backend']} {rate:.1f} images/sec ({which}), "
+        f"ok: {record.config['backend']} {rate:.1f} images/sec ({which}{intervals}), "
         f"test accuracy {accuracy} ({where})"
     )
+
+
+def _interval_text(speed) -> str:
+    """'1234.5 +- 6.7 images/sec (95% interval +-1.1%, 40 intervals)'."""
+    text = f"{speed.images_per_second_mean:.1f}"
+    if speed.standard_error is not None:
+        text += f" +- {speed.standard_error:.1f}"
+    text += " images/sec"
+    if speed.ci95_half_width_percent is not None:
+        text += f" (95% interval +-{speed.ci95_half_width_percent:.1f}%, "
+        text += f"{speed.intervals} intervals)"
+    return text
 
 
 def _setup_mxnet(args) -> int:
@@ -209,7 +234,8 @@ def _run_parser() -> argparse.ArgumentParser:
         default="cifar10",
         choices=dataset_registry.available(),
         help="cifar10 (the standard python archive, downloaded when absent) or synthetic "
-        "(seeded random images of CIFAR-10's shapes: speed only, accuracy means nothing)",
+        "(seeded random images of CIFAR-10's shapes, or of --image-size: speed only, accuracy "
+        "means nothing)",
     )
     add(
         "--distortions",
@@ -256,6 +282,15 @@ def _run_parser() -> argparse.ArgumentParser:
         "are NCHW), channels_last for the others",
     )
     add(
+        "--image-size",
+        type=int,
+        metavar="S",
+        help="the side of the square images the model sees (at least 32); default: the "
+        "model's own (299 for inception_v3), else the data's 32. Synthetic data is generated "
+        "at the size given here (its test split then defaults to the first 1000 images); "
+        "CIFAR-10 is upscaled to it on the device, as is synthetic data without this option",
+    )
+    add(
         "--mxnet-python",
         metavar="PATH",
         help="mxnet: a Python that has mxnet 1.9.1 and keras-mxnet 2.2.4.3; default: the "
@@ -295,6 +330,28 @@ def _run_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="SECONDS",
         help="stop a run after this long and record it as a timeout",
+    )
+    add(
+        "--sync-every",
+        type=int,
+        default=10,
+        metavar="K",
+        help="wait for the device every K steps (at least 2; never every step) and time each "
+        "K-step interval: the steady speed's standard error, jitter and 95%% interval",
+    )
+    add(
+        "--until-stable",
+        type=float,
+        metavar="PCT",
+        help="a speed-only run: stop training as soon as the steady speed's 95%% interval is "
+        "within PCT percent of it (at most --epochs), with no test evaluation",
+    )
+    add(
+        "--peak-tflops",
+        type=float,
+        metavar="TFLOPS",
+        help="the device's peak TFLOP/s for MFU (model FLOPs utilisation), where keras-profiler's "
+        "table of known GPUs lacks it or you know better",
     )
     add_folders(parser)
     add("--no-report", action="store_true", help="do not regenerate the reports after the runs")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 
@@ -51,9 +52,11 @@ class RunConfig:
         optimizer: ``sgd`` (momentum 0.9) or ``adam``.
         learning_rate: the optimizer's learning rate.
         train_samples: optional cap on the training split (first N images).
-        test_samples: optional cap on the test split (first N images).
+        test_samples: optional cap on the test split (first N images);
+            synthetic data at an image_size above 32 defaults to 1,000.
         image_size: side the model sees; None: the model's default, else
-            the dataset's own. Larger sizes are upscaled on the device.
+            the dataset's own. Synthetic data is drawn at this size; real
+            data smaller than it is upscaled on the device.
         data_dir: where datasets are looked up and downloaded.
         allow_download: whether a missing dataset may be downloaded.
         timeout_seconds: the run is stopped and recorded as a timeout after this.
@@ -75,6 +78,14 @@ class RunConfig:
         repeat: which repetition of the same configuration this run is (1 to
             K); repeats share the seed, so they differ only in timing noise,
             which the reports give as a standard deviation.
+        sync_every: k, the steps per timed interval: the device is waited for
+            every k steps (never every step), and the intervals' speeds give
+            the steady figure's standard error and 95% confidence interval.
+        until_stable: a percentage; when given, training stops as soon as
+            the 95% interval's half-width is under it (a speed-only run: no
+            test evaluation).
+        peak_tflops: the device's peak TFLOP/s for MFU, where the table of
+            known devices lacks it or should be overridden.
     """
 
     backend: str
@@ -101,6 +112,9 @@ class RunConfig:
     data_format: str | None = None
     distortions: bool = False
     repeat: int = 1
+    sync_every: int = 10
+    until_stable: float | None = None
+    peak_tflops: float | None = None
 
     def __post_init__(self):
         _check_choice("backend", self.backend, backends.NAMES)
@@ -116,6 +130,7 @@ class RunConfig:
         _check_at_least("seed", self.seed, 0)
         if self.image_size is not None:
             _check_at_least("image_size", self.image_size, 32)
+            self._resolve_synthetic_test_samples()
         if not self.learning_rate > 0:
             raise ValueError(f"{flag('learning_rate')} must be positive, got {self.learning_rate}")
         if self.timeout_seconds is not None and not self.timeout_seconds > 0:
@@ -124,12 +139,27 @@ class RunConfig:
             )
         _check_choice("lr_scaling", self.lr_scaling, LR_SCALINGS)
         _check_at_least("repeat", self.repeat, 1)
+        _check_at_least("sync_every", self.sync_every, 2)
+        for field in ("until_stable", "peak_tflops"):
+            value = getattr(self, field)
+            if value is not None and not (_is_number(value) and 0 < value < math.inf):
+                raise ValueError(f"{flag(field)} must be a positive number, got {value!r}")
         if self.distortions and self.dataset == "synthetic":
             raise ValueError(
                 f"{flag('distortions')} distorts real images: use --dataset cifar10, or leave "
                 "it out for synthetic data"
             )
         self._resolve_distribution()
+
+    def _resolve_synthetic_test_samples(self) -> None:
+        """Synthetic images drawn larger than 32x32 are evaluated
+        ``synthetic.TEST_SIZE_ABOVE_32`` at a time unless --test-samples says
+        otherwise, stated here so that the record says so."""
+        from keras_profiler.datasets import synthetic
+
+        larger = self.image_size > synthetic.IMAGE_SHAPE[0]
+        if self.dataset == "synthetic" and larger and self.test_samples is None:
+            object.__setattr__(self, "test_samples", synthetic.TEST_SIZE_ABOVE_32)
 
     def _resolve_distribution(self) -> None:
         """Fills in the backend's defaults, so that every record states the
@@ -176,7 +206,9 @@ class RunConfig:
         return (
             f"{model}-{self.backend}-{self.strategy}-{self.devices}dev-b{self.batch_size}"
             f"-{self.precision}"
-            f"-{self.dataset}{'-distorted' if self.distortions else ''}-s{self.seed}"
+            f"-{self.dataset}{'-distorted' if self.distortions else ''}"
+            + (f"-{self.image_size}px" if self.image_size else "")
+            + f"-s{self.seed}"
             + (f"-r{self.repeat}" if self.repeat > 1 else "")
         )
 
@@ -220,6 +252,10 @@ def _check_registry(field: str, check, value) -> None:
         check(value)
     except ValueError as error:
         raise ValueError(f"{flag(field)}: {error}") from None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_at_least(field: str, value, minimum: int) -> None:

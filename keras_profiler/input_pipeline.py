@@ -31,7 +31,9 @@ def as_input(images: np.ndarray, data_format: str) -> np.ndarray:
     """uint8 images (N, H, W, C) as the float32 input the model takes."""
     if data_format == "channels_first":
         images = images.transpose(0, 3, 1, 2)
-    return images.astype("float32") / 255.0
+    scaled = images.astype("float32")
+    scaled /= 255.0  # in place: one float32 copy, not two at once (large images)
+    return scaled
 
 
 def distort(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -110,6 +110,9 @@ def child_environment(
     )
     present = gpus.count()
     if present:
+        # CUDA numbers GPUs fastest first unless told otherwise; NVML (device
+        # names, telemetry) by PCI bus. One order, so GPU i is the same GPU to both.
+        env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(config.devices))
     env.update(backends.get(config.backend).child_environment(config, present, rank))
     if "MASTER_ADDR" in env:  # torch.distributed's rendezvous
@@ -304,7 +307,13 @@ def _record(config, result, epochs, outcome: _Outcome, started_at: str, wall: fl
         model=result.get("model", {}),
         distribution=result.get("distribution", {}),
         epochs=epochs,
-        summary=RunSummary.from_epochs(epochs),
+        summary=RunSummary.from_epochs(
+            epochs,
+            steps_per_interval=config.sync_every,
+            global_batch=config.global_batch_size,
+            stopped_when_stable=bool(result.get("stopped_when_stable")),
+        ),
+        timeline=result.get("timeline") or {},
         error=error,
     )
 

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+from keras_profiler.intervals import IntervalSpeed, steady_rates
+
+SCHEMA_VERSION = 3
 # Version 1 records (before data parallelism) lack ``distribution`` and the
-# per-process RSS; they read with those fields empty.
-READABLE_VERSIONS = (1, 2)
+# per-process RSS; version 2 records lack interval timings, telemetry and the
+# early stop. They read with those fields empty.
+READABLE_VERSIONS = (1, 2, 3)
 RECORD_FILE = "record.json"
 STATUSES = ("ok", "oom", "error", "timeout")
 
@@ -96,10 +100,22 @@ class EpochMetrics:
     test_accuracy: float | None = None
     test_seconds: float | None = None
     memory: MemoryFigures = field(default_factory=MemoryFigures)
+    steps: int | None = None  # training steps run (fewer when stopped as stable)
+    # Timed k-step intervals, in order: each one's seconds and steps (the
+    # last one of an epoch may be shorter).
+    interval_seconds: list[float] | None = None
+    interval_steps: list[int] | None = None
+    # GPU utilisation, SM clock, temperature, power and energy over the epoch
+    # (NVML; telemetry.DeviceTelemetry.to_dict()), None without NVIDIA GPUs.
+    telemetry: dict | None = None
 
     @property
     def images_per_second(self) -> float | None:
         return self.images / self.seconds if self.images and self.seconds > 0 else None
+
+    @property
+    def energy_j(self) -> float | None:
+        return (self.telemetry or {}).get("energy_j")
 
     @classmethod
     def from_dict(cls, data: dict) -> EpochMetrics:
@@ -131,9 +147,25 @@ class RunSummary:
     test_accuracy: float | None
     test_seconds: float | None  # all evaluations, apart from training
     peak_memory: MemoryFigures
+    # Steady speed from k-step intervals, with its uncertainty (mean, standard
+    # error, jitter, 95% interval); None where no full interval was timed.
+    interval_speed: IntervalSpeed | None = None
+    # Energy of the steady epochs (joules per epoch, mean) and images per
+    # joule; None without NVML energy figures.
+    steady_energy_per_epoch_j: float | None = None
+    steady_images_per_joule: float | None = None
+    stopped_when_stable: bool = False  # --until-stable ended the run early
 
     @classmethod
-    def from_epochs(cls, epochs: list[EpochMetrics]) -> RunSummary | None:
+    def from_epochs(
+        cls,
+        epochs: list[EpochMetrics],
+        steps_per_interval: int | None = None,
+        global_batch: int | None = None,
+        stopped_when_stable: bool = False,
+    ) -> RunSummary | None:
+        """Whole-run figures; the interval speed needs the interval length k
+        and the global batch, which epochs do not hold."""
         if not epochs:
             return None
         first, last, steady = epochs[0], epochs[-1], epochs[1:]
@@ -158,13 +190,45 @@ class RunSummary:
             test_accuracy=last.test_accuracy,
             test_seconds=sum(test_times) if test_times else None,
             peak_memory=MemoryFigures.peak_of([e.memory for e in epochs]),
+            interval_speed=_interval_speed(epochs, steps_per_interval, global_batch),
+            **_energy(steady),
+            stopped_when_stable=stopped_when_stable,
         )
 
     @classmethod
     def from_dict(cls, data: dict) -> RunSummary:
         data = dict(data)
         data["peak_memory"] = MemoryFigures(**data.get("peak_memory") or {})
+        if data.get("interval_speed"):
+            data["interval_speed"] = IntervalSpeed.from_dict(data["interval_speed"])
         return cls(**data)
+
+    def to_dict(self) -> dict:
+        result = dataclasses.asdict(self)
+        if self.interval_speed is not None:
+            result["interval_speed"] = self.interval_speed.to_dict()
+        return result
+
+
+def _interval_speed(epochs, steps_per_interval, global_batch) -> IntervalSpeed | None:
+    if not steps_per_interval or not global_batch:
+        return None
+    timed = [(e.interval_seconds or [], e.interval_steps or []) for e in epochs]
+    rates = steady_rates(timed, steps_per_interval, global_batch)
+    return IntervalSpeed.from_rates(rates, steps_per_interval)
+
+
+def _energy(steady: list[EpochMetrics]) -> dict:
+    """Mean energy per steady epoch and images per joule, where every steady
+    epoch has an energy figure (a partial sum would flatter the run)."""
+    energies = [e.energy_j for e in steady]
+    if not steady or None in energies or not all(e.images for e in steady):
+        return {}
+    total = math.fsum(energies)
+    return {
+        "steady_energy_per_epoch_j": total / len(steady),
+        "steady_images_per_joule": sum(e.images for e in steady) / total if total > 0 else None,
+    }
 
 
 @dataclass
@@ -187,12 +251,17 @@ class RunRecord:
     distribution: dict = field(default_factory=dict)
     epochs: list[EpochMetrics] = field(default_factory=list)
     summary: RunSummary | None = None
+    # The worker's own clock around its phases: setup_seconds (process start
+    # to fit) and fit_seconds (fit, test evaluations included).
+    timeline: dict = field(default_factory=dict)
     error: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:
         result = dataclasses.asdict(self)
         result["epochs"] = [e.to_dict() for e in self.epochs]
+        if self.summary is not None:
+            result["summary"] = self.summary.to_dict()
         return result
 
     @classmethod

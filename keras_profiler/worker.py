@@ -49,7 +49,7 @@ def run(config: RunConfig, epochs_path: str) -> dict:
         from keras_profiler import backends
 
         adapter = backends.get(config.backend)
-        data = _load_data(config)
+        data = _load_data(config, adapter.processes(config))
     except _SetupProblem as problem:
         return {"status": "usage_error", "message": str(problem)}
     result = {}
@@ -62,7 +62,10 @@ def run(config: RunConfig, epochs_path: str) -> dict:
         result["model"] = _describe_model(keras, adapter, model, image_size)
         result["distribution"] = _describe_distribution(config, adapter, model, result["devices"])
         adapter.prepare(model, config)
-        _fit(keras, config, adapter, model, data, epochs_path, result["distribution"])
+        result["stopped_when_stable"], fit_span = _fit(
+            keras, config, adapter, model, data, epochs_path, result["distribution"]
+        )
+        result["timeline"] = _timeline(*fit_span)
         # After fit: Keras could have put its own wrapper in place of ours.
         result["distribution"].update(adapter.applied_settings(model))
         result.update(status="ok", error=None)
@@ -73,6 +76,18 @@ def run(config: RunConfig, epochs_path: str) -> dict:
         return result  # no teardown: other processes may be stuck in a collective
     adapter.teardown()
     return result
+
+
+def _timeline(fit_start: float, fit_end: float) -> dict:
+    """Where the worker's time went, by a clock outside the profiler: from the
+    process's start to the ``fit`` call (imports, data, model build), and the
+    ``fit`` call itself (all epochs with their test evaluations), in seconds,
+    from wall-clock times (``time.time()``, as the process's start is). The
+    timing-fidelity benchmark compares the profiler's figures with these."""
+    import psutil
+
+    started = psutil.Process().create_time()
+    return {"setup_seconds": fit_start - started, "fit_seconds": fit_end - fit_start}
 
 
 def _describe_model(keras, adapter, model, image_size: int) -> dict:
@@ -136,17 +151,24 @@ def weights_sha256(values) -> str:
     return digest.hexdigest()
 
 
-def _load_data(config: RunConfig):
+def _load_data(config: RunConfig, processes: int = 1):
+    """The run's data. Synthetic images are drawn at --image-size (the model
+    then needs no upscaling), only as many as the run uses, and only when
+    they fit in memory (``processes``: the run's worker processes on this
+    machine, each holding its own copy)."""
     from keras_profiler import datasets
 
+    if config.dataset == "synthetic":
+        _check_memory(config, processes)
     try:
         data = datasets.load(
             config.dataset,
             config.data_dir,
             seed=config.seed,
-            train_samples=config.train_samples,
+            train_samples=_train_samples(config),
             test_samples=config.test_samples,
             allow_download=config.allow_download,
+            image_size=config.image_size,
         )
     except DatasetUnavailable as error:
         raise _SetupProblem(str(error)) from None
@@ -156,6 +178,55 @@ def _load_data(config: RunConfig):
             f"{config.global_batch_size}: lower --batch-size or raise --train-samples"
         )
     return data
+
+
+def _train_samples(config: RunConfig) -> int | None:
+    """The training images to load: --train-samples; for synthetic data,
+    which is generated rather than read, no more than the --steps-per-epoch
+    global batches every epoch trains on (the first ones of the full set)."""
+    if config.dataset != "synthetic" or not config.steps_per_epoch:
+        return config.train_samples
+    from keras_profiler.datasets import synthetic
+
+    used = config.steps_per_epoch * config.global_batch_size
+    return min(used, config.train_samples or synthetic.TRAIN_SIZE)
+
+
+def _synthetic_bytes(config: RunConfig, processes: int = 1) -> tuple[int, int, int]:
+    """(training images, test images, bytes) of the synthetic data a run holds
+    on this machine: the uint8 images in each of its ``processes``, and one
+    float32 copy of them over all processes (what fit and the test
+    evaluation are fed; each process converts only its own rows)."""
+    from keras_profiler.datasets import synthetic
+
+    n_train = _train_samples(config) or synthetic.TRAIN_SIZE
+    n_test = config.test_samples or synthetic.TEST_SIZE
+    height, width, channels = synthetic.image_shape(config.image_size)
+    uint8_bytes = (n_train + n_test) * height * width * channels
+    return n_train, n_test, uint8_bytes * processes + 4 * uint8_bytes
+
+
+def _check_memory(config: RunConfig, processes: int = 1) -> None:
+    """Raises _SetupProblem, saying what to cap, when the synthetic data a
+    run would hold exceeds the memory available now: before it is generated."""
+    import psutil
+
+    from keras_profiler.datasets import synthetic
+
+    n_train, n_test, needed = _synthetic_bytes(config, processes)
+    available = psutil.virtual_memory().available
+    if needed <= available:
+        return
+    side = synthetic.image_shape(config.image_size)[0]
+    size = f"--image-size {side}" if config.image_size else f"{side}x{side}"
+    where = f" in {processes} processes" if processes > 1 else ""
+    raise _SetupProblem(
+        f"{n_train} synthetic training and {n_test} test images at {size} need "
+        f"{needed / 2**30:.1f} GiB{where} (uint8, and the float32 the model is fed), "
+        f"{available / 2**30:.1f} GiB is available: cap them with --steps-per-epoch, "
+        "--train-samples or --test-samples"
+        + (", or lower --image-size" if config.image_size else "")
+    )
 
 
 def _build_model(keras, config: RunConfig, adapter, data):
@@ -190,32 +261,65 @@ def _image_shape(side: int, channels: int, data_format: str) -> tuple[int, int, 
     return side, side, channels
 
 
-def _fit(keras, config: RunConfig, adapter, model, data, epochs_path, distribution) -> None:
-    """Trains with the ProfilerCallback, each epoch's figures streamed to a file."""
-    from keras_profiler.callback import ProfilerCallback
-
+def _fit(keras, config: RunConfig, adapter, model, data, epochs_path, distribution):
+    """Trains with the ProfilerCallback, each epoch's figures streamed to a
+    file; returns whether --until-stable stopped it, and when ``fit`` began
+    and ended."""
     x_train, y_train = _training_split(config, data)
     # This process's rows only, scaled after the split: no process holds a
     # float copy of images it does not train on.
     x_local, y_local, batch_size = adapter.local_batch(x_train, y_train, config)
-    x_test, y_test, test_batch_size = adapter.local_test(data.x_test, data.y_test, config)
-    profiler = ProfilerCallback(
+    with _telemetry(config, adapter) as sampler:
+        profiler = _profiler(config, adapter, data, sampler)
+        callbacks = [
+            profiler,
+            # Keras calls callbacks in this order: the profiler stops the
+            # clock before the replica check and the stream do their work.
+            _replica_check(keras, adapter, config.epochs, distribution["replica_checks"]),
+            _epoch_stream(keras, profiler, epochs_path),
+        ]
+        span = _train(config, adapter, model, (x_local, y_local, batch_size), callbacks)
+    return profiler.stopped_when_stable, span
+
+
+def _telemetry(config: RunConfig, adapter):
+    """An NVML sampler of the run's GPUs in the first process (it sees them
+    all: one sampler per run, not per process), else a context doing nothing."""
+    import contextlib
+
+    from keras_profiler import gpus, telemetry
+
+    on_gpus = adapter.rank == 0 and gpus.count() >= config.devices
+    sampler = telemetry.TelemetrySampler.create(list(range(config.devices)) if on_gpus else [])
+    return sampler if sampler is not None else contextlib.nullcontext()
+
+
+def _profiler(config: RunConfig, adapter, data, sampler):
+    from keras_profiler.callback import ProfilerCallback
+
+    test = test_batch_size = None
+    if config.until_stable is None:  # a run stopped when stable is about speed only
+        x_test, y_test, test_batch_size = adapter.local_test(data.x_test, data.y_test, config)
+        # Test images are never distorted.
+        test = (input_pipeline.as_input(x_test, config.data_format), y_test)
+    return ProfilerCallback(
         # Images per epoch from Keras's own step count x the global batch.
         batch_size=config.global_batch_size,
-        # Test images are never distorted.
-        validation_data=(input_pipeline.as_input(x_test, config.data_format), y_test),
+        validation_data=test,
         validation_batch_size=test_batch_size,
+        sync_every=config.sync_every,
+        until_stable_percent=config.until_stable,
+        telemetry=sampler,
     )
+
+
+def _train(config: RunConfig, adapter, model, local, callbacks) -> tuple[float, float]:
+    """``fit`` on this process's rows; returns when it began and ended."""
+    x_local, y_local, batch_size = local
     options = dict(
         epochs=config.epochs,
         verbose=0 if adapter.rank else (1 if sys.stdout.isatty() else 2),
-        # Keras calls callbacks in this order: the profiler stops the clock
-        # before the replica check and the stream do their work.
-        callbacks=[
-            profiler,
-            _replica_check(keras, adapter, config.epochs, distribution["replica_checks"]),
-            _epoch_stream(keras, profiler, epochs_path),
-        ],
+        callbacks=callbacks,
     )
     if config.distortions:
         # Each batch built on the host when Keras asks for it, through the
@@ -228,15 +332,13 @@ def _fit(keras, config: RunConfig, adapter, model, data, epochs_path, distributi
             data_format=config.data_format,
             stream=adapter.rank,  # torch DDP: each rank distorts its own rows
         )
+        start = time.time()
         adapter.fit_batches(model, batches, **options)
     else:
-        model.fit(
-            input_pipeline.as_input(x_local, config.data_format),
-            y_local,
-            batch_size=batch_size,
-            shuffle=True,
-            **options,
-        )
+        x_input = input_pipeline.as_input(x_local, config.data_format)
+        start = time.time()
+        model.fit(x_input, y_local, batch_size=batch_size, shuffle=True, **options)
+    return start, time.time()
 
 
 def _replica_check(keras, adapter, epochs: int, checks: list):
@@ -245,7 +347,7 @@ def _replica_check(keras, adapter, epochs: int, checks: list):
 
     class ReplicaCheck(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            if epoch == 0 or epoch == epochs - 1:
+            if epoch == 0 or epoch == epochs - 1 or self.model.stop_training:
                 every, trainable = adapter.replica_differences(self.model)
                 checks.append(
                     {

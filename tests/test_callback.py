@@ -42,11 +42,15 @@ def test_without_a_batch_size_images_per_second_is_absent_not_guessed():
     assert callback.summary().steady_images_per_second is None
 
 
-def test_hooks_no_batches():
-    # Keras keeps asynchronous dispatch only for callbacks that leave the batch
-    # hooks alone (keras/src/callbacks/callback_list.py).
-    for hook in ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end"):
+def test_keeps_kerass_asynchronous_dispatch():
+    # Keras dispatches batch-end hooks on a thread only while no callback
+    # overrides them (keras/src/callbacks/callback_list.py): the profiler
+    # times intervals from the start of a batch and leaves the ends alone.
+    for hook in ("on_train_batch_end", "on_batch_end"):
         assert getattr(ProfilerCallback, hook) is getattr(keras.callbacks.Callback, hook)
+    alone = keras.callbacks.CallbackList([keras.callbacks.Callback()])
+    profiled = keras.callbacks.CallbackList([ProfilerCallback(batch_size=32)])
+    assert profiled._async_train == alone._async_train
 
 
 def test_epoch_time_includes_the_wait_for_the_device(monkeypatch):
@@ -70,5 +74,53 @@ def test_epoch_time_includes_the_wait_for_the_device(monkeypatch):
     callback = ProfilerCallback(batch_size=32)
     model.fit(x.astype("float32"), y, batch_size=32, epochs=2, verbose=0, callbacks=[callback])
 
-    assert calls == [model, model]
-    assert all(e.seconds >= 0.3 for e in callback.epochs)
+    # Per epoch: at its first step (an interval begins) and at its end.
+    assert calls == [model] * 4
+    assert all(e.seconds >= 0.6 for e in callback.epochs)
+
+
+def test_times_k_step_intervals_that_add_up_to_the_epoch():
+    x, y = fakedata.quadrant_dataset(45 * 16, seed=1)
+    model = tiny.build((32, 32, 3), 10)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    callback = ProfilerCallback(batch_size=16, sync_every=10)
+    model.fit(x.astype("float32"), y, batch_size=16, epochs=2, verbose=0, callbacks=[callback])
+
+    for epoch in callback.epochs:
+        assert epoch.steps == 45
+        assert epoch.interval_steps == [10, 10, 10, 10, 5]
+        # From the first step's start to the epoch's end: all but Keras's
+        # set-up before the first step.
+        assert 0.8 * epoch.seconds < sum(epoch.interval_seconds) <= epoch.seconds
+    # Steady: epoch 1's first interval (compilation) and each epoch's last
+    # (the epoch's end) left out: 3 + 4 intervals of 10 steps.
+    speed = callback.summary().interval_speed
+    assert speed.intervals == 7 and speed.steps_per_interval == 10
+
+
+def test_until_stable_stops_once_the_interval_is_narrow(monkeypatch):
+    # A clock that advances 1 s per reading: every interval is exactly as fast,
+    # so the speed is stable as soon as there are enough intervals to say so:
+    # 1 warm-up + 10 steady intervals, closed at step 110, which still trains.
+    import itertools
+
+    from keras_profiler import callback as callback_module
+    from keras_profiler import intervals
+
+    ticks = itertools.count()
+    monkeypatch.setattr(callback_module, "_clock", lambda: float(next(ticks)))
+    x, y = fakedata.quadrant_dataset(300 * 8, seed=1)
+    model = tiny.build((32, 32, 3), 10)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    callback = ProfilerCallback(batch_size=8, sync_every=10, until_stable_percent=1.0)
+    model.fit(x.astype("float32"), y, batch_size=8, epochs=3, verbose=0, callbacks=[callback])
+
+    assert intervals.MIN_INTERVALS_TO_STOP == 10
+    assert callback.stopped_when_stable
+    assert len(callback.epochs) == 1
+    assert callback.epochs[0].steps == 111
+    assert callback.epochs[0].images == 111 * 8
+    speed = callback.summary().interval_speed
+    assert speed.intervals == 10
+    assert speed.images_per_second_mean == 80.0  # 10 steps x 8 images per 1 s tick
+    assert speed.ci95_half_width == 0.0

@@ -181,6 +181,11 @@ class Backend:
     def synchronize(self, model) -> None:
         """Returns once the device has finished all work queued for ``model``."""
 
+    def all_agree(self, decision: bool) -> bool:
+        """Whether every process of the run decided ``decision``: True only if
+        all did. One process per run here; see torch's for several."""
+        return decision
+
     def peak_device_memory(self) -> list[int] | None:
         """Peak bytes allocated per device by the framework, or None where it keeps
         no such counter (CPUs)."""

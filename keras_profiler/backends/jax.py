@@ -74,9 +74,11 @@ class JaxBackend(Backend):
     def synchronize(self, model):
         import jax
 
-        # Keras keeps the latest weights in its variables once an epoch ends;
-        # waiting on them waits on the whole step that produced them.
-        jax.block_until_ready([v.value for v in model.variables])
+        # Within an epoch Keras keeps the newest state apart from the model's
+        # variables (it writes them back at the epoch's end): waiting on that
+        # state waits on the whole step that produced it.
+        state = getattr(model, "_jax_state", None)
+        jax.block_until_ready(state or [v.value for v in model.variables])
 
     def peak_device_memory(self):
         stats = [device.memory_stats() for device in self._used_devices()]

@@ -129,6 +129,18 @@ class TorchBackend(Backend):
             return 0.0, 0.0
         return _largest_difference(model.weights), _largest_difference(model.trainable_weights)
 
+    def all_agree(self, decision):
+        import torch
+        import torch.distributed as dist
+
+        if not getattr(self, "_distributed", False):
+            return decision
+        # MIN over the ranks: True only where every rank decided True. On the
+        # rank's device: nccl reduces only there.
+        flag = torch.tensor([int(decision)], device=_collective_device())
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        return bool(flag.item())
+
     def teardown(self):
         import torch.distributed as dist
 
@@ -181,6 +193,12 @@ def keras_has_ddp() -> bool:
         return "DistributedDataParallel" in trainer.read_text()
     except OSError:
         return False
+
+
+def _collective_device():
+    import torch
+
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
 def _largest_difference(variables) -> float:

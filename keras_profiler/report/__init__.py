@@ -22,6 +22,7 @@ from keras_profiler.report import (
     scaling,
     series,
     setups,
+    speed,
     summary,
 )
 from keras_profiler.report.cells import given, groups, per_cell
@@ -33,7 +34,7 @@ from keras_profiler.report.marks import GENERATED_MARK, file_stem, markdown
 # bytes}, {} when the records have nothing for it, every markdown page under
 # the mark; and DESCRIPTIONS: file name -> what the index says of it, for
 # every file but the plots.
-PAGES = [scaling, export, summary, batch_sizes, machines, curves]
+PAGES = [scaling, export, summary, batch_sizes, machines, curves, speed]
 
 
 def generate(results_dir: str | Path, reports_dir: str | Path) -> tuple[list[Path], list[str]]:

@@ -8,6 +8,7 @@ import pandas as pd
 
 from keras_profiler.config import data_kind
 from keras_profiler.records import RunRecord
+from keras_profiler.report import speed_figures
 
 # The settings that make two runs comparable: runs differing in any of these
 # are never put in the same table.
@@ -26,6 +27,7 @@ SETUP_COLUMNS = [
     "optimizer",
     "learning_rate",
     "image_size",
+    "until_stable",
     "device_kind",
     "hardware",
 ]
@@ -79,6 +81,10 @@ def _row(record: RunRecord) -> dict:
     row.update(_distribution(record))
     if summary:
         row.update({name: getattr(summary, name) for name in SUMMARY_FIGURES})
+        # A run --until-stable ended in its first epoch has its speed from
+        # its steady intervals alone; its setup (until_stable) says so.
+        row["steady_images_per_second"] = speed_figures.headline_speed(summary)
+    row.update(speed_figures.of(record))
     row[DOCUMENT] = json.dumps(record.to_dict(), sort_keys=True)
     if memory:
         per_device = memory.device_peak_mib
@@ -179,6 +185,7 @@ _COLUMNS = [
     *SUMMARY_FIGURES,
     *MEMORY_FIGURES,
     "device_peak_source",
+    *[c for c in speed_figures.COLUMNS if c not in SETUP_COLUMNS],
     DOCUMENT,
 ]
 

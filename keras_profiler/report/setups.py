@@ -39,6 +39,11 @@ def settings(cell: dict) -> dict[str, str]:
     epochs = str(int(cell["epochs"]))
     if given(cell["steps_per_epoch"]):
         epochs += f" (capped at {int(cell['steps_per_epoch'])} steps each)"
+    if given(cell.get("until_stable")):
+        epochs = (
+            f"at most {epochs}, stopped as soon as the steady speed's 95% interval was "
+            f"within {cell['until_stable']:g}% of it (speed only, no test evaluation)"
+        )
     return {
         "Dataset": data,
         "Data": DATA_KINDS.get(cell["data_kind"], cell["data_kind"]),

@@ -59,7 +59,17 @@ def main(argv: list[str]) -> int:
 
 # Options named after what they override: SweepSpec fields, RunConfig fields.
 _MATRIX_OPTIONS = ("backends", "devices", "models", "batch_sizes", "data", "precisions", "repeats")
-_SETTING_OPTIONS = ("epochs", "steps_per_epoch", "timeout_seconds", "data_dir", "allow_download")
+_SETTING_OPTIONS = (
+    "epochs",
+    "steps_per_epoch",
+    "image_size",
+    "sync_every",
+    "until_stable",
+    "peak_tflops",
+    "timeout_seconds",
+    "data_dir",
+    "allow_download",
+)
 
 
 def _spec(args) -> SweepSpec:
@@ -157,6 +167,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     add("--epochs", type=int, help="epochs of every run (overrides per-model epochs)")
     add("--steps-per-epoch", type=int, metavar="N", help="cap every epoch at N steps")
+    add(
+        "--image-size",
+        type=int,
+        metavar="S",
+        help="the side of the square images every model sees (overrides per-model sizes): "
+        "synthetic data is generated at it, real data upscaled to it on the device",
+    )
+    add("--sync-every", type=int, metavar="K", help="time K-step intervals (see the main --help)")
+    add(
+        "--until-stable",
+        type=float,
+        metavar="PCT",
+        help="speed-only runs, each stopped once its 95%% interval is within PCT percent",
+    )
+    add("--peak-tflops", type=float, metavar="TFLOPS", help="the devices' peak, for MFU")
     add(
         "--timeout",
         dest="timeout_seconds",

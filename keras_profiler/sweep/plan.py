@@ -2,11 +2,12 @@
 
 A configuration is identified by its RunConfig fields, all but those that do
 not change what is measured (where data is looked up, whether it may be
-downloaded, the time limit). It needs no further run when the records hold
-an ok run of it, or one that ran out of memory or past its time limit: those
-are results too, shown as such in the reports, and would only fail again. A
-run that ended in an error (a crash, or a kill: a stopped sweep leaves one)
-is run again. ``--force`` runs everything again.
+downloaded, the time limit, the peak FLOP/s that MFU divides by). It needs no
+further run when the records hold an ok run of it, or one that ran out of
+memory or past its time limit: those are results too, shown as such in the
+reports, and would only fail again. A run that ended in an error (a crash, or
+a kill: a stopped sweep leaves one) is run again. ``--force`` runs everything
+again.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from keras_profiler.config import RunConfig
 
 # Statuses that settle a configuration.
 SETTLED = ("ok", "oom", "timeout")
-_NOT_MEASURED = {"data_dir", "allow_download", "timeout_seconds"}
+_NOT_MEASURED = {"data_dir", "allow_download", "timeout_seconds", "peak_tflops"}
 _DEFAULTS = {
     f.name: f.default for f in dataclasses.fields(RunConfig) if f.default is not dataclasses.MISSING
 }

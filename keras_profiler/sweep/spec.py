@@ -13,8 +13,9 @@ A definition file (see ``reference.toml`` beside this module) has:
   (``tensorflow = ["replicated", "parameter_server", "single"]``); default:
   the backend's own. ``single`` runs at 1 device only.
 * ``[settings]``: any other RunConfig field, for every run (``epochs``,
-  ``steps_per_epoch``, ``seed``, ``timeout_seconds``...).
-* ``[models.<name>]``: settings for one model only (``epochs = 5``).
+  ``steps_per_epoch``, ``image_size``, ``seed``, ``timeout_seconds``...).
+* ``[models.<name>]``: settings for one model only (``epochs = 5``,
+  ``image_size = 224``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,60 @@
+"""What the timing benchmarks share: running keras-profiler itself, as a user
+does, and naming the machine in their results."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from keras_profiler import environment
+
+
+def run_tool(backend: str, flags: list[str], timeout: float = 1800) -> tuple[dict, float]:
+    """Runs ``python -m keras_profiler --backend B FLAGS`` into a scratch
+    results folder; returns its one record and the wall time of the whole
+    command by this process's clock."""
+    with tempfile.TemporaryDirectory(prefix="kp-bench-") as scratch:
+        command = [
+            sys.executable,
+            "-m",
+            "keras_profiler",
+            "--backend",
+            backend,
+            *flags,
+            "--results-dir",
+            scratch,
+            "--no-report",
+        ]
+        start = time.perf_counter()
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        wall = time.perf_counter() - start
+        found = list(Path(scratch).glob("*/record.json"))
+        if completed.returncode != 0 or len(found) != 1:
+            tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
+            raise RuntimeError(f"{' '.join(command)} failed: {' | '.join(tail)}")
+        return json.loads(found[0].read_text()), wall
+
+
+def machine_line() -> str:
+    """'Machine: CPU, N logical cores, M MiB, GPUs or no GPU'."""
+    host = environment.collect()
+    gpus = ", ".join(g["name"] for g in host["gpus"]) or "no GPU"
+    return (
+        f"Machine: {host['cpu_model']}, {host['cpu_cores_logical']} logical cores, "
+        f"{host['memory_mib']} MiB, {gpus}"
+    )
+
+
+def command_line() -> str:
+    """The command that is running, as a user would type it."""
+    return "python " + " ".join(sys.argv)
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(text)

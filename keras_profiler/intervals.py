@@ -1,0 +1,141 @@
+"""Steady-state speed from per-interval timings, with its uncertainty.
+
+The profiler waits for the device every k steps (never every step: a sync per
+step would stall the pipeline it measures) and times each k-step interval.
+From those intervals' images/sec this module gives what tf_cnn_benchmarks
+prints, ``images/sec: mean +/- standard error (jitter = 1.4826 x median
+absolute deviation)``, and a 95% confidence interval for the mean, from
+Student's t. The run's first interval holds compilation and is left out.
+
+Plain Python, no SciPy: this runs inside MXNet's environment too, where the
+profiler decides when a speed is stable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+# Intervals at the start of a run that are not steady state: the first holds
+# the compilation of the train step.
+WARMUP_INTERVALS = 1
+# Fewer steady intervals than this give no confidence interval worth stopping on.
+MIN_INTERVALS_TO_STOP = 10
+# Scales the median absolute deviation to the standard deviation of a normal
+# distribution (tf_cnn_benchmarks' jitter).
+MAD_TO_SIGMA = 1.4826
+
+# Student's t 0.975 quantiles for 1..30 degrees of freedom (scipy.stats.t.ppf).
+_T975 = (
+    12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
+    2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
+    2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
+)  # fmt: skip
+_Z975 = 1.959964
+
+
+def t_quantile_975(degrees_of_freedom: int) -> float:
+    """Student's t 0.975 quantile: the factor on the standard error that gives
+    a two-sided 95% interval. Exact (4 decimals) to 30 degrees of freedom,
+    then the Cornish-Fisher expansion around the normal quantile, good to
+    1e-4 there."""
+    if degrees_of_freedom < 1:
+        raise ValueError(f"degrees of freedom must be at least 1, got {degrees_of_freedom}")
+    if degrees_of_freedom <= len(_T975):
+        return _T975[degrees_of_freedom - 1]
+    z, n = _Z975, degrees_of_freedom
+    return z + (z**3 + z) / (4 * n) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * n**2)
+
+
+@dataclass
+class IntervalSpeed:
+    """Images/sec over timed intervals of ``steps_per_interval`` steps each."""
+
+    intervals: int
+    steps_per_interval: int
+    images_per_second_mean: float
+    standard_error: float | None  # None with a single interval
+    jitter: float  # 1.4826 x median absolute deviation of the intervals' rates
+    ci95_half_width: float | None  # mean +/- this holds the true mean with 95% confidence
+
+    @property
+    def ci95_half_width_percent(self) -> float | None:
+        """The interval's half-width relative to the mean, in percent."""
+        if self.ci95_half_width is None or not self.images_per_second_mean:
+            return None
+        return 100 * self.ci95_half_width / self.images_per_second_mean
+
+    @classmethod
+    def from_rates(cls, rates: list[float], steps_per_interval: int) -> IntervalSpeed | None:
+        """Statistics of per-interval rates; None without any."""
+        if not rates:
+            return None
+        n = len(rates)
+        mean = math.fsum(rates) / n
+        error = half_width = None
+        if n > 1:
+            variance = math.fsum((r - mean) ** 2 for r in rates) / (n - 1)
+            error = math.sqrt(variance / n)
+            half_width = t_quantile_975(n - 1) * error
+        return cls(
+            intervals=n,
+            steps_per_interval=steps_per_interval,
+            images_per_second_mean=mean,
+            standard_error=error,
+            jitter=MAD_TO_SIGMA * _median([abs(r - _median(rates)) for r in rates]),
+            ci95_half_width=half_width,
+        )
+
+    def to_dict(self) -> dict:
+        result = asdict(self)
+        result["ci95_half_width_percent"] = self.ci95_half_width_percent
+        return result
+
+    @classmethod
+    def from_dict(cls, data: dict) -> IntervalSpeed:
+        data = dict(data)
+        data.pop("ci95_half_width_percent", None)
+        return cls(**data)
+
+
+def steady_rates(
+    epochs: list[tuple[list[float], list[int]]],
+    steps_per_interval: int,
+    batch: int,
+    running: tuple[list[float], list[int]] | None = None,
+) -> list[float]:
+    """Images/sec of the steady intervals: every full k-step interval after
+    the warm-up, from finished ``epochs`` and the ``running`` one, each given
+    as ``(interval_seconds, interval_steps)`` in order.
+
+    A finished epoch's last interval is left out: it ends at the epoch's end,
+    so it also carries Keras's own per-epoch work (metric results, the state
+    written back to the model), and it may be shorter than k steps.
+    """
+    timed = [(seconds[:-1], steps[:-1]) for seconds, steps in epochs]
+    if running is not None:
+        timed.append(running)
+    rates, seen = [], 0
+    for seconds, steps in timed:
+        for duration, count in zip(seconds, steps):
+            seen += 1
+            if seen > WARMUP_INTERVALS and count == steps_per_interval and duration > 0:
+                rates.append(count * batch / duration)
+    return rates
+
+
+def is_stable(speed: IntervalSpeed | None, percent: float) -> bool:
+    """Whether the 95% interval's half-width is under ``percent`` of the mean,
+    over enough intervals for the interval to mean something."""
+    if speed is None or speed.intervals < MIN_INTERVALS_TO_STOP:
+        return False
+    width = speed.ci95_half_width_percent
+    return width is not None and width < percent
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
