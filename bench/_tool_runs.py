@@ -3,6 +3,7 @@ does, and naming the machine in their results."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -37,6 +38,24 @@ def run_tool(backend: str, flags: list[str], timeout: float = 1800) -> tuple[dic
             tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
             raise RuntimeError(f"{' '.join(command)} failed: {' | '.join(tail)}")
         return json.loads(found[0].read_text()), wall
+
+
+def parser(doc: str, output: Path, epochs: int) -> argparse.ArgumentParser:
+    """The options every tool-running benchmark takes: what to run, where to write."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--backends", default="jax,tensorflow,torch")
+    parser.add_argument("--model", default="tiny")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--steps-per-epoch", type=int, default=400)
+    parser.add_argument("--output", type=Path, default=output)
+    return parser
+
+
+def measure_each(args, measure, markdown) -> None:
+    """Measures every backend of --backends in turn and writes the results."""
+    results = {backend: measure(backend, args) for backend in args.backends.split(",")}
+    write(args.output, markdown(results, args))
 
 
 def machine_line() -> str:

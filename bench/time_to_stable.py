@@ -16,7 +16,6 @@ figure is only worth having early if the long run agrees with it.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -103,18 +102,10 @@ def markdown(results: dict, args) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backends", default="jax,tensorflow,torch")
-    parser.add_argument("--model", default="tiny")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--steps-per-epoch", type=int, default=400)
+    parser = _tool_runs.parser(__doc__, RESULTS, epochs=5)
     parser.add_argument("--sync-every", type=int, default=10)
     parser.add_argument("--percent", default="2")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    results = {backend: measure(backend, args) for backend in args.backends.split(",")}
-    _tool_runs.write(args.output, markdown(results, args))
+    _tool_runs.measure_each(parser.parse_args(), measure, markdown)
     return 0
 
 

@@ -18,7 +18,6 @@ the tool does not count as training.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -97,16 +96,9 @@ def markdown(results: dict, args) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backends", default="jax,tensorflow,torch")
-    parser.add_argument("--model", default="tiny")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--steps-per-epoch", type=int, default=400)
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    results = {backend: measure(backend, args) for backend in args.backends.split(",")}
-    _tool_runs.write(args.output, markdown(results, args))
+    _tool_runs.measure_each(
+        _tool_runs.parser(__doc__, RESULTS, epochs=4).parse_args(), measure, markdown
+    )
     return 0
 
 
