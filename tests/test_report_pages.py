@@ -311,7 +311,9 @@ def every_page_runs():
 
 @pytest.mark.parametrize("module", report.PAGES, ids=lambda module: module.__name__)
 def test_each_page_marks_its_own_files_and_describes_them(module):
-    files = render(module, every_page_runs())
+    from test_speed_report import gpu_run  # a run timed in intervals, for speed.md
+
+    files = render(module, [*every_page_runs(), gpu_run("s")])
 
     assert files
     for name, content in files.items():
