@@ -101,10 +101,11 @@ class ProfilerCallback(keras.callbacks.Callback):
         self._last_step = batch
         if self._interval is None or batch - self._interval[0] >= self.sync_every:
             self._adapter.synchronize(self.model)
-            now = _clock()
             if self._interval is not None:
-                self._close_interval(batch, now)
-            self._interval = (batch, now)
+                self._close_interval(batch, _clock())
+            # Read after the bookkeeping (with --until-stable, statistics and
+            # a collective between processes): an interval times training only.
+            self._interval = (batch, _clock())
 
     def on_epoch_end(self, epoch, logs=None):
         self._adapter.synchronize(self.model)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fakedata
 import keras
+import pytest
 
 from keras_profiler import ProfilerCallback
 from keras_profiler.models import tiny
@@ -52,6 +53,16 @@ def test_keeps_kerass_asynchronous_dispatch():
     profiled = keras.callbacks.CallbackList([ProfilerCallback(batch_size=32)])
     assert profiled._async_train == alone._async_train
 
+    class BatchEnds(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
+    # The comparison can tell: where the backend dispatches asynchronously
+    # at all (tensorflow never does), a batch-end hook turns it off.
+    if keras.backend.backend() in ("jax", "torch"):
+        assert profiled._async_train is True
+        assert keras.callbacks.CallbackList([BatchEnds()])._async_train is False
+
 
 def test_epoch_time_includes_the_wait_for_the_device(monkeypatch):
     # The clock must stop only after synchronize() returns: a slow device
@@ -79,13 +90,22 @@ def test_epoch_time_includes_the_wait_for_the_device(monkeypatch):
     assert all(e.seconds >= 0.6 for e in callback.epochs)
 
 
-def test_times_k_step_intervals_that_add_up_to_the_epoch():
+def test_times_k_step_intervals_that_add_up_to_the_epoch(monkeypatch):
+    from keras_profiler import backends
+
+    adapter = backends.current()
+    waits = []
+    synchronize = adapter.synchronize
+    monkeypatch.setattr(adapter, "synchronize", lambda model: waits.append(synchronize(model)))
     x, y = fakedata.quadrant_dataset(45 * 16, seed=1)
     model = tiny.build((32, 32, 3), 10)
     model.compile("sgd", "sparse_categorical_crossentropy")
     callback = ProfilerCallback(batch_size=16, sync_every=10)
     model.fit(x.astype("float32"), y, batch_size=16, epochs=2, verbose=0, callbacks=[callback])
 
+    # The device is waited for every 10 steps, never every step: at steps
+    # 0, 10, 20, 30 and 40 of each epoch, and at its end.
+    assert len(waits) == 2 * 6
     for epoch in callback.epochs:
         assert epoch.steps == 45
         assert epoch.interval_steps == [10, 10, 10, 10, 5]
@@ -124,3 +144,104 @@ def test_until_stable_stops_once_the_interval_is_narrow(monkeypatch):
     assert speed.intervals == 10
     assert speed.images_per_second_mean == 80.0  # 10 steps x 8 images per 1 s tick
     assert speed.ci95_half_width == 0.0
+
+
+def test_the_profilers_own_bookkeeping_is_outside_every_interval(monkeypatch):
+    # With --until-stable, each interval's end brings statistics and, under
+    # torch's DDP, a collective between processes: here one that takes 100 s
+    # of a clock that otherwise advances 1 s per reading. The intervals must
+    # time training only; the epoch, as a user waits for it, includes it all.
+    from keras_profiler import backends
+    from keras_profiler import callback as callback_module
+
+    now = [0.0]
+
+    def clock():
+        now[0] += 1.0
+        return now[0]
+
+    def slow_agreement(decision):
+        now[0] += 100.0
+        return False  # never stop: the run trains every step
+
+    monkeypatch.setattr(callback_module, "_clock", clock)
+    monkeypatch.setattr(backends.current(), "all_agree", slow_agreement)
+    x, y = fakedata.quadrant_dataset(60 * 8, seed=1)
+    model = tiny.build((32, 32, 3), 10)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    callback = ProfilerCallback(batch_size=8, sync_every=10, until_stable_percent=1.0)
+    model.fit(x.astype("float32"), y, batch_size=8, epochs=1, verbose=0, callbacks=[callback])
+
+    (epoch,) = callback.epochs
+    assert epoch.interval_steps == [10] * 6
+    assert epoch.interval_seconds == [1.0] * 6
+    assert epoch.seconds > 5 * 100  # five agreements, at steps 10 to 50
+
+
+def test_each_epoch_carries_the_telemetry_of_its_training_time(monkeypatch):
+    # A stand-in for telemetry.TelemetrySampler: the span must open before
+    # the epoch's clock starts and close after it stops, and the test
+    # evaluation must not be in it.
+    from keras_profiler import callback as callback_module
+    from keras_profiler.telemetry import DeviceTelemetry
+
+    events = []
+
+    class Sampler:
+        def begin_span(self):
+            events.append("begin")
+            return len(events)
+
+        def end_span(self, span):
+            events.append("end")
+            return DeviceTelemetry(span_seconds=1.0, samples=10, energy_j=50.0 * span)
+
+    x, y = fakedata.quadrant_dataset(64, seed=1)
+    model = tiny.build((32, 32, 3), 10)
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    callback = ProfilerCallback(
+        batch_size=32, validation_data=(x[:32], y[:32]), telemetry=Sampler()
+    )
+    evaluate = callback_module._evaluate_as_dict
+
+    def evaluated(*args):
+        events.append("evaluate")
+        return evaluate(*args)
+
+    monkeypatch.setattr(callback_module, "_evaluate_as_dict", evaluated)
+    model.fit(x.astype("float32"), y, batch_size=32, epochs=3, verbose=0, callbacks=[callback])
+
+    assert events == ["begin", "end", "evaluate"] * 3
+    assert [e.energy_j for e in callback.epochs] == [50.0, 200.0, 350.0]  # span tokens 1, 4, 7
+    summary = callback.summary()
+    assert summary.steady_energy_per_epoch_j == 275.0
+    assert summary.steady_images_per_joule == 128 / 550
+
+
+def test_jax_waits_mid_epoch_on_the_newest_steps_state(monkeypatch):
+    # Within an epoch Keras's jax trainer keeps the newest weights in its own
+    # state, not in the model's variables (written back at the epoch's end):
+    # waiting on the variables would wait on nothing.
+    import jax
+
+    if keras.backend.backend() != "jax":
+        pytest.skip("jax's trainer only")
+    waited_on, states = [], {}
+    wait = jax.block_until_ready
+    monkeypatch.setattr(jax, "block_until_ready", lambda x: waited_on.append(x) or wait(x))
+
+    class NewestState(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            states[batch] = getattr(self.model, "_jax_state", None)
+
+    x, y = fakedata.quadrant_dataset(25 * 8, seed=1)
+    model = tiny.build((32, 32, 3), 10)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    callback = ProfilerCallback(batch_size=8, sync_every=10)
+    model.fit(x.astype("float32"), y, batch_size=8, epochs=1, verbose=0,
+              callbacks=[NewestState(), callback])  # fmt: skip
+
+    # Waits at steps 0, 10 and 20, then at the epoch's end.
+    assert len(waited_on) == 4
+    assert waited_on[1] is states[10] and waited_on[2] is states[20]
+    assert isinstance(states[10], dict) and states[10]["trainable_variables"]
