@@ -3,6 +3,7 @@ interval, GPU telemetry, energy per epoch, images per joule and MFU."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -33,7 +34,7 @@ def gpu_run(run_id="gpu", precision="mixed_bfloat16", peak=None, energy=(None, 5
     in 1.0 s each; each epoch timed in 10-step intervals of batch 270."""
     result = run(run_id, "jax", 1, precision=precision, sync_every=10, peak_tflops=peak)
     second = result.epochs[1]
-    result.epochs.append(second.__class__(**{**second.__dict__, "epoch": 3}))
+    result.epochs.append(dataclasses.replace(second, epoch=3))
     for each, joules in zip(result.epochs, energy):
         each.telemetry = _telemetry(joules) if joules is not None else None
         each.images, each.steps = 2700, 20

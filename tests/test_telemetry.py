@@ -88,6 +88,15 @@ def _timed_span(sampler: TelemetrySampler, seconds: float):
     return telemetry, ending - inside, time.monotonic() - before
 
 
+def _stepped_span(sampler: TelemetrySampler, clock: FakeClock, samples: int):
+    """A span of ``samples`` samples 0.1 s apart by the hand-moved clock."""
+    span = sampler.begin_span()
+    for _ in range(samples):
+        clock.now += 0.1
+        sampler.sample()
+    return sampler.end_span(span)
+
+
 def test_energy_from_the_counter_over_half_a_second():
     fake = FakeNVML(watts=[300.0], utilization=[40])
     with TelemetrySampler(fake, [0], interval_seconds=0.1) as sampler:
@@ -165,11 +174,7 @@ def test_a_device_without_temperature_still_reports_the_rest():
     clock = FakeClock()
     fake = FakeNVML([250.0], [90], clock=clock, missing={(0, "temperature")})
     sampler = TelemetrySampler(fake, [0], clock=clock)
-    span = sampler.begin_span()
-    for _ in range(4):
-        clock.now += 0.1
-        sampler.sample()
-    telemetry = sampler.end_span(span)
+    telemetry = _stepped_span(sampler, clock, samples=4)
 
     assert telemetry.temperature_max_c is None
     assert telemetry.per_device[0]["temperature_max_c"] is None
@@ -185,11 +190,7 @@ def test_two_devices_sum_power_and_energy_and_average_utilization():
     clock = FakeClock()
     fake = FakeNVML(watts=[300.0, 100.0], utilization=[40, 80], clock=clock)
     sampler = TelemetrySampler(fake, [0, 1], clock=clock)
-    span = sampler.begin_span()
-    for _ in range(5):
-        clock.now += 0.1
-        sampler.sample()
-    telemetry = sampler.end_span(span)
+    telemetry = _stepped_span(sampler, clock, samples=5)
 
     assert telemetry.energy_j == pytest.approx(400 * 0.5)
     assert telemetry.power_mean_w == 400
@@ -208,11 +209,7 @@ def test_devices_with_different_energy_sources_say_so():
         watts=[300.0, 100.0], utilization=[40, 80], clock=clock, missing={(1, "energy")}
     )
     sampler = TelemetrySampler(fake, [0, 1], clock=clock)
-    span = sampler.begin_span()
-    for _ in range(3):
-        clock.now += 0.1
-        sampler.sample()
-    telemetry = sampler.end_span(span)
+    telemetry = _stepped_span(sampler, clock, samples=3)
 
     assert telemetry.energy_source == f"{COUNTER} + {SAMPLED_POWER}"
     assert telemetry.energy_j == pytest.approx(400 * 0.3)
@@ -222,11 +219,7 @@ def test_a_partial_sum_is_not_reported():
     clock = FakeClock()
     fake = FakeNVML([300.0, 100.0], [40, 80], clock=clock, missing={(1, "energy"), (1, "power")})
     sampler = TelemetrySampler(fake, [0, 1], clock=clock)
-    span = sampler.begin_span()
-    for _ in range(3):
-        clock.now += 0.1
-        sampler.sample()
-    telemetry = sampler.end_span(span)
+    telemetry = _stepped_span(sampler, clock, samples=3)
 
     assert telemetry.power_mean_w is None and telemetry.energy_j is None
     assert telemetry.per_device[0]["energy_j"] == pytest.approx(300 * 0.3)
@@ -302,12 +295,29 @@ def test_the_interval_must_be_positive():
 def test_telemetry_survives_json():
     clock = FakeClock()
     sampler = TelemetrySampler(FakeNVML([300.0, 100.0], [40, 80], clock=clock), [0, 1], clock=clock)
-    span = sampler.begin_span()
-    for _ in range(2):
-        clock.now += 0.1
-        sampler.sample()
-    telemetry = sampler.end_span(span)
+    telemetry = _stepped_span(sampler, clock, samples=2)
 
     restored = DeviceTelemetry.from_dict(json.loads(json.dumps(telemetry.to_dict())))
     assert restored == telemetry
     assert restored.energy_j == pytest.approx(80)
+
+
+def test_the_worker_samples_the_runs_gpus_from_its_first_process_only(monkeypatch):
+    # One sampler per run, in rank 0, watching GPUs 0..N-1 (the launcher
+    # makes CUDA's order NVML's); none in other ranks, none without enough GPUs.
+    import contextlib
+
+    from keras_profiler import worker
+    from keras_profiler.config import RunConfig
+
+    fake = FakeNVML(watts=[300.0, 100.0, 50.0], utilization=[40, 80, 10])
+    monkeypatch.setattr(gpus, "_nvml", lambda: fake)
+    monkeypatch.setattr(gpus, "count", lambda: 3)
+    config = RunConfig(backend="jax", model="tiny", dataset="synthetic", devices=2)
+
+    sampler = worker._telemetry(config, SimpleNamespace(rank=0))
+    assert isinstance(sampler, TelemetrySampler)
+    assert sorted(sampler._handles) == [0, 1]
+    assert isinstance(worker._telemetry(config, SimpleNamespace(rank=1)), contextlib.nullcontext)
+    monkeypatch.setattr(gpus, "count", lambda: 1)
+    assert isinstance(worker._telemetry(config, SimpleNamespace(rank=0)), contextlib.nullcontext)
