@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -59,13 +60,21 @@ def measure_each(args, measure, markdown) -> None:
 
 
 def machine_line() -> str:
-    """'Machine: CPU, N logical cores, M MiB, GPUs or no GPU'."""
+    """'Machine: CPU, cores, memory, GPUs or no GPU; the commit; how busy it
+    was now (the 1-minute load average: timing noise depends on it)'."""
     host = environment.collect()
     gpus = ", ".join(g["name"] for g in host["gpus"]) or "no GPU"
     return (
-        f"Machine: {host['cpu_model']}, {host['cpu_cores_logical']} logical cores, "
-        f"{host['memory_mib']} MiB, {gpus}"
+        f"Machine: {host['cpu_model']}, {host['cpu_cores_logical']} logical cores "
+        f"({host['cpu_cores_physical']} physical), {host['memory_mib']} MiB, {gpus}; "
+        f"keras-profiler {host['keras_profiler_commit']}; 1-minute load average "
+        f"{os.getloadavg()[0]:.2f} when written."
     )
+
+
+def header(title: str) -> list[str]:
+    """A result file's first lines: its title, the machine, the command."""
+    return [f"# {title}", "", machine_line(), f"Command: `{command_line()}`"]
 
 
 def command_line() -> str:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from keras_profiler import environment
+import _tool_runs
 
 RESULTS = Path(__file__).parent / "results" / "callback-overhead.md"
 TARGET = 0.99
@@ -102,15 +102,8 @@ def measure(backend: str, args) -> dict:
 
 
 def markdown(results: dict, args) -> str:
-    host = environment.collect()
     lines = [
-        "# Callback overhead: model.fit with and without ProfilerCallback",
-        "",
-        f"Machine: {host['cpu_model']}, {host['cpu_cores_logical']} logical cores, "
-        f"{host['memory_mib']} MiB, " + (", ".join(g["name"] for g in host["gpus"]) or "no GPU"),
-        f"Command: `python bench/callback_overhead.py --backends {args.backends} "
-        f"--pairs {args.pairs} --model {args.model} --images {args.images} "
-        f"--epochs {args.epochs} --batch-size {args.batch_size}`",
+        *_tool_runs.header("Callback overhead: model.fit with and without ProfilerCallback"),
         f"Each pair: two timed fits of {args.epochs} epochs x {args.images} synthetic 32x32 "
         f"images, batch {args.batch_size}, model `{args.model}`, after an untimed warm-up fit; "
         "the side that goes first alternates. Target: ratio >= 0.99.",
@@ -150,9 +143,7 @@ def main() -> int:
     args = parser.parse_args()
     results = {b: measure(b, args) for b in args.backends.split(",")}
     text = markdown(results, args)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    print(text)
+    _tool_runs.write(args.output, text)
     return 0
 
 

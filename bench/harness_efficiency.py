@@ -432,16 +432,10 @@ def _within_spread(pairs: list[float]) -> str:
 def markdown(results: dict, settings: Settings, output: Path, elapsed: float, load) -> str:
     """The whole report: machine (and how busy it was: ``load``, the load
     averages at the start), command, method, a section per backend."""
-    from keras_profiler import environment
-
-    host = environment.collect()
-    gpus = ", ".join(g["name"] for g in host["gpus"]) or "no GPU"
     lines = [
         "# Harness efficiency: keras-profiler against a hand-written training loop",
         "",
-        f"Machine: {host['cpu_model']}, {host['cpu_cores_logical']} logical cores "
-        f"({host['cpu_cores_physical']} physical), {host['memory_mib']} MiB, {gpus}; "
-        f"keras-profiler {host['keras_profiler_commit']}.",
+        _tool_runs.machine_line(),
         f"Command: `{settings.command(output)}` ({elapsed / 60:.1f} min; 1-minute load "
         f"average {load[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end).",
         "",

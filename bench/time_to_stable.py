@@ -61,10 +61,9 @@ def _within(value: float, run: dict) -> bool:
 
 def markdown(results: dict, args) -> str:
     lines = [
-        "# Time to a trustworthy figure: --until-stable against a fixed-length run",
-        "",
-        _tool_runs.machine_line(),
-        f"Command: `{_tool_runs.command_line()}`",
+        *_tool_runs.header(
+            "Time to a trustworthy figure: --until-stable against a fixed-length run"
+        ),
         f"Each backend: model `{args.model}`, synthetic data, batch {args.batch_size}, "
         f"intervals of {args.sync_every} steps; the fixed run trains {args.epochs} epochs x "
         f"{args.steps_per_epoch} steps, the other stops once its 95% interval is within "

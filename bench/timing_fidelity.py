@@ -61,10 +61,7 @@ def measure(backend: str, args) -> dict:
 
 def markdown(results: dict, args) -> str:
     lines = [
-        "# Timing fidelity: the tool's images/sec against an outside clock",
-        "",
-        _tool_runs.machine_line(),
-        f"Command: `{_tool_runs.command_line()}`",
+        *_tool_runs.header("Timing fidelity: the tool's images/sec against an outside clock"),
         f"Each backend: one `python -m keras_profiler` run, model `{args.model}`, synthetic "
         f"data, batch {args.batch_size}, {args.epochs} epochs x {args.steps_per_epoch} steps. "
         f"Target: the two rates within {TARGET_PERCENT:g}%.",
