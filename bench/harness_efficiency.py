@@ -4,10 +4,11 @@ For each backend, alternating, each in a fresh process (the Keras backend is
 fixed at import):
 
 - the tool: ``python -m keras_profiler`` on synthetic data; its record's
-  steady-state images/sec (epochs 2 and later). At its default strategy (the
-  backend's data-parallel one, even on one device) and, unless --no-single,
-  again with ``--strategy single``, to tell the strategy's cost from the rest;
-  the same runs' k-step interval speed is shown beside it;
+  steady-state images/sec (epochs 2 and later). At its default strategy
+  (``single`` on one device: a plain ``model.fit``) and, unless
+  --no-data-parallel, again at the backend's data-parallel strategy on the
+  same one device, to show what that wrapper costs; the default runs' k-step
+  interval speed is shown beside them;
 - hand-written loops over the same model, built by the tool's own
   ``worker._build_model`` (same seed, dtype policy, optimizer, data format),
   on the same synthetic images scaled as the tool scales them, the same global
@@ -18,7 +19,12 @@ fixed at import):
   before timing (the best case) and with NumPy batches fed per step (the
   host-to-device work ``model.fit`` from NumPy does). A few untimed warm-up
   steps, then ``--epochs`` - 1 timed epochs of ``--steps-per-epoch`` steps,
-  the device waited on at the end of each.
+  the device waited on at the end of each;
+- a plain ``model.fit`` of the same model on the same NumPy arrays, without
+  the tool (no profiler callback, no progress bar), each epoch timed by a
+  bare clock that waits for the device at the epoch's end: what the tool
+  times, without the tool, so that the tool's own cost (callback, progress
+  bar, worker) is told from Keras ``fit``'s.
 
 The ratio is the tool's median over the best hand-written median; the target
 is at least 0.95. Results go to bench/results/harness-efficiency.md with the
@@ -45,14 +51,18 @@ from pathlib import Path
 
 import _tool_runs  # bench/ is on the path when this file is run
 
+from keras_profiler.backends.base import SINGLE
+
 RESULTS = Path(__file__).parent / "results" / "harness-efficiency.md"
 TARGET = 0.95
 FEEDS = {
     "device": "hand-written, batches on the device before timing",
     "numpy": "hand-written, NumPy batches fed per step",
 }
+# What the tool times, without the tool: its share of any gap is the harness's.
+PLAIN_FIT = "fit"
+PLAIN_FIT_LABEL = "plain `model.fit` from NumPy, no profiler, epochs 2 and later"
 TORCH_OPTIMIZERS = ("torch", "keras")
-SINGLE = "single"  # the tool's plain fit on one device, no distribution
 # Figures read from another measurement's run: kind -> (that kind, its key).
 # The tool's interval speed leaves out each epoch's start-up and last interval.
 DERIVED = {"tool-interval": ("tool", "interval_rate")}
@@ -77,9 +87,9 @@ class Settings:
         warmup_steps: untimed steps before a hand loop's clock starts.
         image_size: passed to the tool as --image-size only when given.
         strategy: passed to the tool as --strategy only when given (its
-            default: the backend's data-parallel strategy, even at 1 device).
-        single: also run the tool with ``--strategy single`` where its
-            strategy is another, to tell the strategy's cost from the rest.
+            default on one device: ``single``, a plain fit).
+        data_parallel: also run the tool at the backend's data-parallel
+            strategy where its own is ``single``: the wrapper's cost.
         tool_flags: more flags for every tool run (e.g. ``--sync-every
             1000``), to try what else changes its speed.
         torch_optimizer: the torch hand loop's optimizer step: ``torch``
@@ -99,7 +109,7 @@ class Settings:
     warmup_steps: int = 10
     image_size: int | None = None
     strategy: str | None = None
-    single: bool = True
+    data_parallel: bool = True
     tool_flags: str = ""
     torch_optimizer: str = "torch"
     timeout: float = 1800.0
@@ -158,8 +168,8 @@ class Settings:
             args.append(f"--image-size={self.image_size}")
         if self.strategy:
             args.append(f"--strategy={self.strategy}")
-        if not self.single:
-            args.append("--no-single")
+        if not self.data_parallel:
+            args.append("--no-data-parallel")
         if self.tool_flags:
             args.append(f"--tool-flags={self.tool_flags}")
         with contextlib.suppress(ValueError):  # as typed in the repository root
@@ -172,16 +182,25 @@ class Settings:
 
 def measurements(backend: str, settings: Settings) -> dict[str, str]:
     """What is measured for ``backend`` each round (key -> label): the tool at
-    its strategy, the tool at ``single`` too where that differs, both hand loops."""
+    its strategy, at the backend's data-parallel one too where its own is
+    ``single``, both hand loops."""
     strategy = settings.run_config(backend).strategy
     given = "" if settings.strategy else ", its default"
     kinds = {
         "tool": f"tool, `--strategy {strategy}`{given}",
         "tool-interval": "the same tool runs, their k-step interval speed",
     }
-    if settings.single and strategy != SINGLE:
-        kinds["tool-single"] = f"tool, `--strategy {SINGLE}`"
-    return kinds | FEEDS
+    wrapped = data_parallel_strategy(backend)
+    if settings.data_parallel and strategy == SINGLE:
+        kinds["tool-data-parallel"] = f"tool, `--strategy {wrapped}` on the one device"
+    return kinds | {PLAIN_FIT: PLAIN_FIT_LABEL} | FEEDS
+
+
+def data_parallel_strategy(backend: str) -> str:
+    """The strategy the tool takes for ``backend`` on several devices here."""
+    from keras_profiler import backends, gpus
+
+    return backends.get(backend).data_parallel_default(gpus.count())
 
 
 def tool_flags(config, settings: Settings, strategy: str | None) -> list[str]:
@@ -269,10 +288,11 @@ def measure_backend(backend: str, settings: Settings) -> dict:
         round_ = {}
         for kind in kinds if repeat % 2 == 0 else kinds[::-1]:
             start = time.perf_counter()
-            if kind in FEEDS:
+            if kind in FEEDS or kind == PLAIN_FIT:
                 round_[kind] = measure_hand(backend, kind, settings)
             else:
-                strategy = SINGLE if kind == "tool-single" else settings.strategy
+                wrapped = kind == "tool-data-parallel"
+                strategy = data_parallel_strategy(backend) if wrapped else settings.strategy
                 round_[kind] = measure_tool(backend, settings, strategy)
             round_[kind]["wall_seconds"] = time.perf_counter() - start
             print(f"{backend} round {repeat + 1} {kind}: {_brief(round_[kind])}", flush=True)
@@ -341,8 +361,9 @@ def backend_section(backend: str, result: dict, settings: Settings) -> list[str]
         "",
         "| measurement | "
         + " | ".join(f"round {i} img/s" for i in range(1, len(rounds) + 1))
-        + " | median img/s | ms/step | median / device-resident | median / NumPy-fed |",
-        "| --- " * (len(rounds) + 5) + "|",
+        + " | median img/s | ms/step | median / plain fit | median / device-resident "
+        "| median / NumPy-fed |",
+        "| --- " * (len(rounds) + 6) + "|",
     ]
     for kind, label in kinds.items():
         cells = [
@@ -353,7 +374,7 @@ def backend_section(backend: str, result: dict, settings: Settings) -> list[str]
             f"**{_number(medians[kind])}**",
             _number(_step_ms(medians[kind], settings.batch_size), 2),
         ]
-        cells += [_number(_ratio(medians[kind], medians[feed]), 3) for feed in FEEDS]
+        cells += [_number(_ratio(medians[kind], medians[f]), 3) for f in [PLAIN_FIT, *FEEDS]]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("")
     for kind in kinds:
@@ -363,9 +384,18 @@ def backend_section(backend: str, result: dict, settings: Settings) -> list[str]
         met = ratio is not None and ratio >= TARGET
         pairs = result["pair_ratios"][kind]
         spread = f" (per round {min(pairs):.3f} - {max(pairs):.3f})" if pairs else ""
+        verdict = "(Keras's own fit, not the tool: no target)"
+        if kind != PLAIN_FIT:
+            verdict = f"target >= {TARGET} **{'met' if met else 'NOT met'}**"
         lines.append(
             f"- {kinds[kind]}: ratio to the best hand-written median **{_number(ratio, 3)}**"
-            f"{spread}; target >= {TARGET} **{'met' if met else 'NOT met'}**."
+            f"{spread}; {verdict}."
+        )
+    own = _ratio(medians["tool"], medians[PLAIN_FIT])
+    if own is not None:
+        lines.append(
+            f"- The harness's own cost: the tool's median over plain `model.fit`'s "
+            f"**{own:.3f}**; target >= {TARGET} **{'met' if own >= TARGET else 'NOT met'}**."
         )
     losses = [r[f]["mean_loss"] for r in rounds for f in FEEDS if "mean_loss" in r[f]]
     if tool.get("loss") is not None and losses:
@@ -401,15 +431,20 @@ def difference_paragraph(results: dict, settings: Settings) -> list[str]:
                 f"interval, gives {ms['tool-interval']:.2f} ms a step, "
                 f"{_longer(ms['tool-interval'] - ms['numpy'])} than the NumPy-fed hand loop's."
             )
-        if ms.get("tool-single"):
-            strategy = next(
-                (r["tool"]["strategy"] for r in result["rounds"] if "strategy" in r["tool"]), "?"
-            )
+        if ms.get(PLAIN_FIT):
             text += (
-                f" With `--strategy single` the tool's step takes {ms['tool-single']:.2f} ms, "
-                f"{_longer(ms['tool-single'] - ms['numpy'])} than the NumPy-fed hand loop's; "
-                f"at `--strategy {strategy}` it is {_longer(ms['tool'] - ms['tool-single'])} "
-                "than at `single`."
+                f" A plain `model.fit` of the same model and data, without the tool, takes "
+                f"{ms[PLAIN_FIT]:.2f} ms a step: the tool's step is "
+                f"{_longer(ms['tool'] - ms[PLAIN_FIT])} (the harness's own cost, tool / plain "
+                f"fit {ms[PLAIN_FIT] / ms['tool']:.3f}), and plain fit's is "
+                f"{_longer(ms[PLAIN_FIT] - ms['numpy'])} than the NumPy-fed hand loop's "
+                "(Keras `fit`'s own per-step work, which every `fit` user pays)."
+            )
+        if ms.get("tool-data-parallel"):
+            text += (
+                f" At `--strategy {data_parallel_strategy(backend)}` on the same device the "
+                f"tool's step takes {ms['tool-data-parallel']:.2f} ms: the data-parallel "
+                f"wrapper makes it {_longer(ms['tool-data-parallel'] - ms['tool'])}."
             )
         lines.append(text + _within_spread(result["pair_ratios"]["tool"]))
     return lines + [""]
@@ -475,10 +510,10 @@ def parse_args(argv: list[str]) -> tuple[Settings, Path]:
     parser.add_argument("--image-size", type=int, help="given to the tool only when set")
     parser.add_argument("--strategy", help="given to the tool only when set (default: its own)")
     parser.add_argument(
-        "--single",
+        "--data-parallel",
         action=argparse.BooleanOptionalAction,
-        default=defaults.single,
-        help="also run the tool with --strategy single where its strategy is another",
+        default=defaults.data_parallel,
+        help="also run the tool at the backend's data-parallel strategy on the one device",
     )
     parser.add_argument("--tool-flags", default="", help="more flags for every tool run")
     parser.add_argument(
@@ -533,8 +568,11 @@ def child_main(feed: str, config_path: str) -> int:
     x = input_pipeline.as_input(x_train, config.data_format)
     b = config.global_batch_size
     batches = [(x[i : i + b], y_train[i : i + b]) for i in range(0, len(x), b)]
-    loop = {"jax": jax_loop, "tensorflow": tensorflow_loop, "torch": torch_loop}[config.backend]
-    result = loop(keras, model, batches, feed, settings, config)
+    if feed == PLAIN_FIT:
+        result = fit_loop(keras, model, x, y_train, settings, config)
+    else:
+        loop = {"jax": jax_loop, "tensorflow": tensorflow_loop, "torch": torch_loop}
+        result = loop[config.backend](keras, model, batches, feed, settings, config)
     result["keras"] = keras.__version__
     print(MARK + json.dumps(result), flush=True)
     return 0
@@ -564,6 +602,41 @@ def timed_epochs(step, batches, settings: Settings, sync, totals) -> dict:
         "epoch_rates": [images / s for s in seconds],
         "mean_loss": float(loss_sum) / steps,
         "accuracy": float(correct) / (steps * len(batches[0][1])),
+    }
+
+
+def fit_loop(keras, model, x, y, settings: Settings, config) -> dict:
+    """``model.fit`` as a user calls it (reshuffled each epoch, no progress
+    bar, none of the tool's callbacks), ``epochs`` epochs in one call, each
+    timed by a bare epoch clock that waits for the device once, at the
+    epoch's end, by reading a weight back. The steady state, as the tool's:
+    epochs 2 and later."""
+    seconds = []
+
+    class EpochClock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            keras.ops.convert_to_numpy(self.model.trainable_variables[0].value)
+            seconds.append(time.perf_counter() - self.start)
+
+    history = model.fit(
+        x,
+        y,
+        batch_size=config.global_batch_size,
+        epochs=settings.epochs,
+        shuffle=True,
+        verbose=0,
+        callbacks=[EpochClock()],
+    )
+    images = (len(x) // config.global_batch_size) * config.global_batch_size
+    steady = seconds[1:]
+    return {
+        "rate": images * len(steady) / sum(steady),
+        "epoch_rates": [images / s for s in steady],
+        "mean_loss": float(history.history["loss"][-1]),
+        "how": "model.fit(x, y, shuffle=True, verbose=0)",
     }
 
 

@@ -61,7 +61,8 @@ class RunConfig:
         allow_download: whether a missing dataset may be downloaded.
         timeout_seconds: the run is stopped and recorded as a timeout after this.
         strategy: how the devices share the work (see ``backends``); None
-            takes the backend's default for this machine.
+            takes ``single`` on one device (a plain fit, what a one-GPU user
+            runs) and the backend's data-parallel default on several.
         bucket_mb: DDP gradient bucket size (torch's ddp only); None takes
             PyTorch's default there.
         lr_scaling: ``fixed`` keeps ``learning_rate`` whatever the device
@@ -173,6 +174,7 @@ class RunConfig:
             raise ValueError(
                 f"{flag('bucket_mb')} sets torch's DDP gradient buckets; it does not apply to "
                 f"{self.backend} with --strategy {self.strategy}"
+                + (": add --strategy ddp" if self.backend == "torch" else "")
             )
         if self.strategy == "ddp" and self.bucket_mb is None:
             object.__setattr__(self, "bucket_mb", 25.0)

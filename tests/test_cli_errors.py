@@ -115,7 +115,14 @@ def test_corrupt_archive(run_cli, tmp_path):
         ),
         (["--backend", "jax", "--strategy", "single", "--gpus", "2"], ["use --gpus 1"]),
         (["--backend", "jax", "--bucket-mb", "10"], ["--bucket-mb", "does not apply to jax"]),
-        (["--backend", "torch", "--bucket-mb", "0"], ["--bucket-mb must be positive"]),
+        (
+            ["--backend", "torch", "--gpus", "2", "--bucket-mb", "0"],
+            ["--bucket-mb must be positive"],
+        ),
+        (
+            ["--backend", "torch", "--bucket-mb", "10"],
+            ["does not apply to torch with --strategy single: add --strategy ddp"],
+        ),
         (["--backend", "jax", "--lr-scaling", "sqrt"], ["sqrt", "fixed", "linear"]),
         (
             ["--backend", "tensorflow", "--strategy", "replicated-nccl"],
@@ -153,6 +160,25 @@ def test_torch_without_ddp_in_keras_still_profiles_one_device(monkeypatch):
     from keras_profiler.config import RunConfig
 
     monkeypatch.setattr(torch_adapter, "keras_has_ddp", lambda: False)
-    assert RunConfig(backend="torch", model="tiny").strategy == "single"
-    monkeypatch.setattr(torch_adapter, "keras_has_ddp", lambda: True)
-    assert RunConfig(backend="torch", model="tiny").strategy == "ddp"
+    config = RunConfig(backend="torch", model="tiny")
+    assert config.strategy == "single"
+    assert torch_adapter.TorchBackend().problem(config, gpus_present=0) is None
+
+
+@pytest.mark.parametrize(
+    "backend, several",
+    [
+        ("jax", "data-parallel"),
+        ("tensorflow", "replicated"),  # nccl where GPUs are present
+        ("torch", "ddp"),
+        ("mxnet", "multi-context"),
+    ],
+)
+def test_one_device_trains_plainly_and_several_in_data_parallel(backend, several):
+    from keras_profiler.config import RunConfig
+
+    assert RunConfig(backend=backend, model="tiny").strategy == "single"
+    assert RunConfig(backend=backend, model="tiny", devices=2).strategy == several
+    # Named, a data-parallel strategy runs at one device too (its cost, measured).
+    named = RunConfig(backend=backend, model="tiny", strategy=several)
+    assert (named.devices, named.strategy) == (1, several)

@@ -13,7 +13,7 @@ def test_defaults_follow_the_reference_tables():
     config = RunConfig(backend="jax", model="resnet50")
     assert (config.batch_size, config.seed, config.devices) == (32, 1337, 1)
     assert config.global_batch_size == 32
-    assert dataclasses.replace(config, devices=4).global_batch_size == 128
+    assert RunConfig(backend="jax", model="resnet50", devices=4).global_batch_size == 128
 
 
 def test_round_trip_through_a_dict():
@@ -50,4 +50,4 @@ def test_invalid_values_name_the_flag(changes, message):
 
 def test_slug_is_a_safe_folder_name():
     config = RunConfig(backend="jax", model="tiny")
-    assert config.slug() == "tiny-jax-data-parallel-1dev-b32-float32-cifar10-s1337"
+    assert config.slug() == "tiny-jax-single-1dev-b32-float32-cifar10-s1337"

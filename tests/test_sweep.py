@@ -26,6 +26,14 @@ def test_reference_matrix_has_the_reference_settings():
         assert config.global_batch_size == 32 * config.devices
         assert config.timeout_seconds == 21600
     assert by_model == {"resnet50": {10}, "inception_v3": {5}}
+    # One device a plain fit, the scaling report's baseline; several, data parallel.
+    strategies = {(c.backend, c.devices, c.strategy) for c in configs}
+    assert strategies == {
+        ("jax", 1, "single"),
+        ("jax", 2, "data-parallel"),
+        ("torch", 1, "single"),
+        ("torch", 2, "ddp"),
+    }
 
 
 def test_quick_matrix_is_small_synthetic_and_virtual():

@@ -23,7 +23,7 @@ class TensorFlowBackend(Backend):
     default_jit_compile = False
     peak_device_memory_label = "tf get_memory_info peak"
 
-    def default_strategy(self, devices, gpus_present):
+    def data_parallel_default(self, gpus_present):
         return NCCL if gpus_present else "replicated"
 
     def problem(self, config, gpus_present):

@@ -13,7 +13,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from keras_profiler.backends.base import SINGLE, Backend
+from keras_profiler.backends.base import Backend
 
 DDP = "ddp"
 DEFAULT_BUCKET_MB = 25.0  # PyTorch's own default
@@ -31,10 +31,6 @@ class TorchBackend(Backend):
     # Keras's own default: torch.compile is opt-in.
     default_jit_compile = False
     peak_device_memory_label = "torch max_memory_allocated"
-
-    def default_strategy(self, devices, gpus_present):
-        # Without Keras's DDP support one device can still be profiled, plainly.
-        return DDP if devices > 1 or keras_has_ddp() else SINGLE
 
     def problem(self, config, gpus_present):
         if config.strategy == DDP and not keras_has_ddp():

@@ -11,7 +11,10 @@ A definition file (see ``reference.toml`` beside this module) has:
   GPUs; false runs them as virtual CPU devices there.
 * ``[strategies]``: optional, per backend, the strategies to run
   (``tensorflow = ["replicated", "parameter_server", "single"]``); default:
-  the backend's own. ``single`` runs at 1 device only.
+  the tool's own, ``single`` (a plain fit) on 1 device and the backend's
+  data-parallel strategy on more, so the scaling report has its baseline.
+  ``single`` runs at 1 device only; a data-parallel one named here runs at
+  1 device too (its own cost).
 * ``[settings]``: any other RunConfig field, for every run (``epochs``,
   ``steps_per_epoch``, ``image_size``, ``seed``, ``timeout_seconds``...).
 * ``[models.<name>]``: settings for one model only (``epochs = 5``,
