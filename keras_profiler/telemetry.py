@@ -157,8 +157,10 @@ class TelemetrySampler:
     """Samples NVML on a daemon thread every ``interval_seconds``, for the
     given NVML device indices, into the spans open at the time.
 
-    A quantity whose reading raises ``NVMLError`` on a device (not supported
-    there) is left out for that device for the rest of the run; the rest go on.
+    A quantity the device answers is not supported (or not permitted) is
+    left out for that device for the rest of the run; any other NVML error
+    (a timeout, a busy driver) loses that one reading only, and the quantity
+    is read again at the next sample. The rest go on either way.
 
     Use ``TelemetrySampler.create(indices)``, which answers None on CPU runs,
     then ``start()``/``stop()`` or ``with sampler:``.
@@ -289,10 +291,20 @@ class TelemetrySampler:
             return None
         try:
             return reader(self._nvml, handle)
-        except self._nvml.NVMLError:
-            # Not retried every tick: an unsupported quantity stays unsupported.
-            self._unsupported[index].add(name)
+        except self._nvml.NVMLError as error:
+            if _is_permanent(self._nvml, error):
+                # Not retried every tick: an unsupported quantity stays unsupported.
+                self._unsupported[index].add(name)
             return None
+
+
+def _is_permanent(nvml, error) -> bool:
+    """Whether an NVML error says the device will never answer this query."""
+    permanent = {
+        getattr(nvml, "NVML_ERROR_NOT_SUPPORTED", 3),
+        getattr(nvml, "NVML_ERROR_NO_PERMISSION", 4),
+    }
+    return getattr(error, "value", None) in permanent
 
 
 def _combine(per_device: list[dict], seconds: float, samples: int) -> DeviceTelemetry:

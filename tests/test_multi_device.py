@@ -59,8 +59,8 @@ def test_one_and_two_devices_start_from_the_same_weights(run_cli, easy_data, bac
         (r["config"]["devices"], r["config"]["seed"]): r["distribution"]["initial_weights_sha256"]
         for r in result.records
     }
-    strategies = {r["distribution"]["strategy"] for r in result.records}
-    assert len(strategies) == 1  # 1 and 2 devices go through the same training code
+    strategies = {r["config"]["devices"]: r["distribution"]["strategy"] for r in result.records}
+    assert strategies[1] == "single" != strategies[2]  # a plain fit; a data-parallel one
     assert digests[(1, 1337)] == digests[(2, 1337)]
     # The digest is of the weights: another seed gives others.
     assert digests[(1, 7)] != digests[(1, 1337)]

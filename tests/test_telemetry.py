@@ -30,26 +30,36 @@ class FakeClock:
 class FakeNVML:
     """The slice of pynvml the sampler uses. Device ``i`` draws ``watts[i]``
     constantly, so its energy counter advances ``watts[i]`` J per second of
-    ``clock``; ``missing`` holds (index, quantity) pairs that raise NVMLError."""
+    ``clock``; ``missing`` holds (index, quantity) pairs that raise NVMLError
+    "not supported"; ``flaky`` maps such pairs to how many of their first
+    readings raise a transient NVMLError (a timeout)."""
 
     NVML_CLOCK_SM = 1
     NVML_TEMPERATURE_GPU = 0
+    NVML_ERROR_NOT_SUPPORTED = 3
+    NVML_ERROR_NO_PERMISSION = 4
+    NVML_ERROR_TIMEOUT = 10
 
     class NVMLError(Exception):
-        pass
+        def __init__(self, value):
+            super().__init__(value)
+            self.value = value  # as pynvml's NVMLError carries its return code
 
-    def __init__(self, watts, utilization, clock=time.monotonic, missing=()):
+    def __init__(self, watts, utilization, clock=time.monotonic, missing=(), flaky=None):
         self.watts = list(watts)
         self.utilization = list(utilization)
         self.temperature = [60 + i for i in range(len(watts))]
         self.clock = clock
         self.missing = set(missing)
+        self.flaky = dict(flaky or {})
         self.calls: dict[tuple[int, str], int] = {}
 
     def _check(self, handle, quantity):
         self.calls[handle, quantity] = self.calls.get((handle, quantity), 0) + 1
         if (handle, quantity) in self.missing:
-            raise self.NVMLError(f"{quantity} not supported")
+            raise self.NVMLError(self.NVML_ERROR_NOT_SUPPORTED)
+        if self.calls[handle, quantity] <= self.flaky.get((handle, quantity), 0):
+            raise self.NVMLError(self.NVML_ERROR_TIMEOUT)
 
     def nvmlDeviceGetHandleByIndex(self, index):
         return index  # the handle is the index itself
@@ -184,6 +194,19 @@ def test_a_device_without_temperature_still_reports_the_rest():
     assert telemetry.energy_j == pytest.approx(250 * 0.4)
     assert fake.calls[0, "temperature"] == 1  # left out for the run after the first NVMLError
     assert fake.calls[0, "power"] == 4
+
+
+def test_a_transient_nvml_error_loses_one_reading_not_the_quantity():
+    clock = FakeClock()
+    flaky = {(0, "temperature"): 2, (0, "utilization"): 1}
+    fake = FakeNVML([250.0], [90], clock=clock, flaky=flaky)
+    sampler = TelemetrySampler(fake, [0], clock=clock)
+    telemetry = _stepped_span(sampler, clock, samples=4)
+
+    assert fake.calls[0, "temperature"] == 4  # read again after each timeout
+    assert telemetry.temperature_max_c == 60  # from the two readings that came back
+    assert telemetry.utilization_percent == 90
+    assert telemetry.per_device[0]["samples"] == 4
 
 
 def test_two_devices_sum_power_and_energy_and_average_utilization():

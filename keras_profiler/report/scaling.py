@@ -59,8 +59,9 @@ _INTRO = (
     "some repeats failed; 'out of memory', 'error' or 'timeout' where every repeat failed; "
     "empty where nothing was run. **Baseline** is the backend's 1-device run with strategy "
     "'single': a plain fit with no distribution strategy, as the reference's baseline is "
-    "one GPU without the distributed framework. The '1 device' column is the strategy's own "
-    "1-device run, so the two differ by what the strategy costs on one device."
+    "one GPU without the distributed framework, and what one device runs by default. The "
+    "'1 device' column is the strategy's own 1-device run, made where a sweep names the "
+    "strategy (as `sweep --quick` does), so the two differ by what it costs on one device."
 )
 
 
