@@ -278,7 +278,8 @@ def _fit(keras, config: RunConfig, adapter, model, data, epochs_path, distributi
             _replica_check(keras, adapter, config.epochs, distribution["replica_checks"]),
             _epoch_stream(keras, profiler, epochs_path),
         ]
-        span = _train(config, adapter, model, (x_local, y_local, batch_size), callbacks)
+        local = (x_local, y_local, batch_size)
+        span = _train(config, adapter, model, local, callbacks, profiler.fit_starting)
     return profiler.stopped_when_stable, span
 
 
@@ -313,8 +314,10 @@ def _profiler(config: RunConfig, adapter, data, sampler):
     )
 
 
-def _train(config: RunConfig, adapter, model, local, callbacks) -> tuple[float, float]:
-    """``fit`` on this process's rows; returns when it began and ended."""
+def _train(config, adapter, model, local, callbacks, fit_starting) -> tuple[float, float]:
+    """``fit`` on this process's rows; returns when it began and ended.
+    ``fit_starting`` is called just before ``fit``, after the tool's own
+    preparation of the data."""
     x_local, y_local, batch_size = local
     options = dict(
         epochs=config.epochs,
@@ -332,10 +335,12 @@ def _train(config: RunConfig, adapter, model, local, callbacks) -> tuple[float, 
             data_format=config.data_format,
             stream=adapter.rank,  # torch DDP: each rank distorts its own rows
         )
+        fit_starting()
         start = time.time()
         adapter.fit_batches(model, batches, **options)
     else:
         x_input = input_pipeline.as_input(x_local, config.data_format)
+        fit_starting()
         start = time.time()
         model.fit(x_input, y_local, batch_size=batch_size, shuffle=True, **options)
     return start, time.time()

@@ -146,6 +146,34 @@ def test_until_stable_stops_once_the_interval_is_narrow(monkeypatch):
     assert speed.ci95_half_width == 0.0
 
 
+def test_the_first_epoch_counts_fits_own_set_up_from_fit_starting(monkeypatch):
+    # fit converts the data before any hook runs; a clock that jumps 50 s
+    # between fit_starting() and the first hook stands for that set-up.
+    from keras_profiler import callback as callback_module
+
+    now = [0.0]
+    monkeypatch.setattr(callback_module, "_clock", lambda: now[0])
+    x, y = fakedata.quadrant_dataset(64, seed=1)
+    model = tiny.build((32, 32, 3), 10)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+
+    class SlowSetUp(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            now[0] += 50.0
+
+        def on_train_batch_end(self, batch, logs=None):
+            now[0] += 1.0
+
+    callback = ProfilerCallback(batch_size=8, sync_every=2)
+    callback.fit_starting()
+    fit = dict(batch_size=8, epochs=2, verbose=0, callbacks=[SlowSetUp(), callback])
+    model.fit(x.astype("float32"), y, **fit)
+
+    assert [e.seconds for e in callback.epochs] == [58.0, 8.0]  # 50 s of set-up, in epoch 1
+    model.fit(x.astype("float32"), y, **fit)  # fit_starting() not called again
+    assert [e.seconds for e in callback.epochs] == [8.0, 8.0]
+
+
 def test_the_profilers_own_bookkeeping_is_outside_every_interval(monkeypatch):
     # With --until-stable, each interval's end brings statistics and, under
     # torch's DDP, a collective between processes: here one that takes 100 s
