@@ -4,8 +4,19 @@ The profiler waits for the device every k steps (never every step: a sync per
 step would stall the pipeline it measures) and times each k-step interval.
 From those intervals' images/sec this module gives what tf_cnn_benchmarks
 prints, ``images/sec: mean +/- standard error (jitter = 1.4826 x median
-absolute deviation)``, and a 95% confidence interval for the mean, from
-Student's t. The run's first interval holds compilation and is left out.
+absolute deviation)``, and a 95% confidence interval for the mean. The run's
+first interval holds compilation and is left out.
+
+Successive intervals are not independent: a machine drifts (clocks, other
+load, memory) over seconds, so neighbouring intervals are alike, and an
+interval from Student's t on the intervals themselves is too narrow (on a
+2-core CPU it stopped a run after 10 intervals 4% away from the whole run's
+mean). The interval here comes from batch means: consecutive intervals are
+grouped into 10 to 19 batches of equal length, and Student's t is applied to
+the batches' means, which are close to independent once a batch spans more
+than the drift's memory. With 10 or fewer intervals each batch is one
+interval, and this is the plain t interval. ``is_stable`` also wants at
+least 50 intervals (5 to a batch) before it trusts any interval.
 
 Plain Python, no SciPy: this runs inside MXNet's environment too, where the
 profiler decides when a speed is stable.
@@ -19,8 +30,12 @@ from dataclasses import asdict, dataclass
 # Intervals at the start of a run that are not steady state: the first holds
 # the compilation of the train step.
 WARMUP_INTERVALS = 1
-# Fewer steady intervals than this give no confidence interval worth stopping on.
-MIN_INTERVALS_TO_STOP = 10
+# Fewer steady intervals than this give no confidence interval worth stopping
+# on: 10 batches of 5 intervals. Chosen from 2,000-step CPU runs, where a stop
+# at 10 to 20 intervals missed the whole run's mean by 2.5 to 4%, at 50 by 1.2%.
+MIN_INTERVALS_TO_STOP = 50
+# Batch means: at least this many batches, each of len // this intervals.
+BATCHES = 10
 # Scales the median absolute deviation to the standard deviation of a normal
 # distribution (tf_cnn_benchmarks' jitter).
 MAD_TO_SIGMA = 1.4826
@@ -54,9 +69,10 @@ class IntervalSpeed:
     intervals: int
     steps_per_interval: int
     images_per_second_mean: float
-    standard_error: float | None  # None with a single interval
+    standard_error: float | None  # of the intervals' rates, as tf_cnn_benchmarks; None with one
     jitter: float  # 1.4826 x median absolute deviation of the intervals' rates
     ci95_half_width: float | None  # mean +/- this holds the true mean with 95% confidence
+    batches: int | None = None  # the batch means behind ci95_half_width (None in old records)
 
     @property
     def ci95_half_width_percent(self) -> float | None:
@@ -71,19 +87,20 @@ class IntervalSpeed:
         if not rates:
             return None
         n = len(rates)
-        mean = math.fsum(rates) / n
-        error = half_width = None
+        error = half_width = batches = None
         if n > 1:
-            variance = math.fsum((r - mean) ** 2 for r in rates) / (n - 1)
-            error = math.sqrt(variance / n)
-            half_width = t_quantile_975(n - 1) * error
+            error = _standard_error(rates)
+            means = batch_means(rates)
+            batches = len(means)
+            half_width = t_quantile_975(batches - 1) * _standard_error(means)
         return cls(
             intervals=n,
             steps_per_interval=steps_per_interval,
-            images_per_second_mean=mean,
+            images_per_second_mean=math.fsum(rates) / n,
             standard_error=error,
             jitter=MAD_TO_SIGMA * _median([abs(r - _median(rates)) for r in rates]),
             ci95_half_width=half_width,
+            batches=batches,
         )
 
     def to_dict(self) -> dict:
@@ -96,6 +113,23 @@ class IntervalSpeed:
         data = dict(data)
         data.pop("ci95_half_width_percent", None)
         return cls(**data)
+
+
+def batch_means(rates: list[float]) -> list[float]:
+    """Means of consecutive batches of ``len(rates) // BATCHES`` rates (at
+    least 1): BATCHES to 2 x BATCHES - 1 of them, or one per rate for
+    BATCHES rates or fewer. The oldest ``len % size`` rates, which do not
+    fill a batch, are in no batch (they are in the overall mean)."""
+    size = max(1, len(rates) // BATCHES)
+    usable = rates[len(rates) % size :]
+    return [math.fsum(usable[i : i + size]) / size for i in range(0, len(usable), size)]
+
+
+def _standard_error(values: list[float]) -> float:
+    """Sample standard deviation over the square root of the count."""
+    n = len(values)
+    mean = math.fsum(values) / n
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1) / n)
 
 
 def steady_rates(
@@ -126,7 +160,7 @@ def steady_rates(
 
 def is_stable(speed: IntervalSpeed | None, percent: float) -> bool:
     """Whether the 95% interval's half-width is under ``percent`` of the mean,
-    over enough intervals for the interval to mean something."""
+    over enough intervals (MIN_INTERVALS_TO_STOP) for it to mean something."""
     if speed is None or speed.intervals < MIN_INTERVALS_TO_STOP:
         return False
     width = speed.ci95_half_width_percent

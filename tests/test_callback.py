@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import fakedata
 import keras
 import pytest
@@ -44,11 +46,10 @@ def test_without_a_batch_size_images_per_second_is_absent_not_guessed():
 
 
 def test_keeps_kerass_asynchronous_dispatch():
-    # Keras dispatches batch-end hooks on a thread only while no callback
-    # overrides them (keras/src/callbacks/callback_list.py): the profiler
-    # times intervals from the start of a batch and leaves the ends alone.
-    for hook in ("on_train_batch_end", "on_batch_end"):
-        assert getattr(ProfilerCallback, hook) is getattr(keras.callbacks.Callback, hook)
+    # Keras dispatches batch-end hooks on a thread only while every callback
+    # overriding one declares async_safe (keras/src/callbacks/callback_list.py):
+    # the profiler's batch-end hook does, and asynchronous dispatch stays on.
+    assert ProfilerCallback.on_batch_end is not keras.callbacks.Callback.on_batch_end
     alone = keras.callbacks.CallbackList([keras.callbacks.Callback()])
     profiled = keras.callbacks.CallbackList([ProfilerCallback(batch_size=32)])
     assert profiled._async_train == alone._async_train
@@ -62,6 +63,71 @@ def test_keeps_kerass_asynchronous_dispatch():
     if keras.backend.backend() in ("jax", "torch"):
         assert profiled._async_train is True
         assert keras.callbacks.CallbackList([BatchEnds()])._async_train is False
+
+
+def test_an_interval_ends_after_its_steps_end_of_step_work(monkeypatch):
+    # Keras's end-of-step work runs on worker threads and may fall behind the
+    # steps (here a callback before the profiler's makes each take 20 ms,
+    # against ~1 ms a step):
+    # an interval must not close before the work of every step in it is done,
+    # or it reads too fast and a later one pays for it.
+    import time
+
+    class SlowEnds(keras.callbacks.Callback):
+        async_safe = True
+
+        def on_train_batch_end(self, batch, logs=None):
+            time.sleep(0.02)
+
+    callback = ProfilerCallback(batch_size=16, sync_every=10)
+    seen = []
+    close = callback._close_interval
+
+    def recording_close(step, now, check_stable=True):
+        seen.append((callback._ended, callback._begun, step))
+        close(step, now, check_stable)
+
+    monkeypatch.setattr(callback, "_close_interval", recording_close)
+    x, y = fakedata.quadrant_dataset(45 * 16, seed=1)
+    model = tiny.build((32, 32, 3), 10)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    model.fit(
+        x.astype("float32"), y, batch_size=16, epochs=2, verbose=0, callbacks=[SlowEnds(), callback]
+    )
+
+    mid_epoch = [(ended, begun) for ended, begun, step in seen if step < 45]
+    assert len(mid_epoch) == 2 * 4  # steps 10, 20, 30, 40 of each epoch
+    assert all(ended == begun for ended, begun in mid_epoch)
+    # So every interval lasts at least its 10 steps' 20 ms of end-of-step
+    # work, spread over Keras's worker threads (ThreadPoolExecutor's default).
+    workers = min(32, (os.cpu_count() or 1) + 4)
+    steady = [s for e in callback.epochs for s in e.interval_seconds[:-1]]
+    assert min(steady) >= 10 * 0.02 / workers
+
+
+def test_batch_ends_that_never_come_are_waited_for_once(monkeypatch):
+    # Hooks driven by hand without batch ends: the first interval waits out
+    # the safety timeout and warns, the next ones no longer wait.
+    import time
+
+    from keras_profiler import backends
+    from keras_profiler import callback as callback_module
+
+    class Model:
+        stop_training = False
+        variables = []
+
+    monkeypatch.setattr(callback_module, "_BATCH_END_TIMEOUT_SECONDS", 0.5)
+    callback = ProfilerCallback(batch_size=8, sync_every=2)
+    callback.set_model(Model())
+    callback._adapter = backends.current()
+    callback.on_epoch_begin(0)
+    start = time.perf_counter()
+    with pytest.warns(UserWarning, match="no batch-end hook for 2 batches after 0.5 s"):
+        for step in range(7):
+            callback.on_batch_begin(step)
+    assert 0.5 <= time.perf_counter() - start < 1.5
+    assert callback._steps == [2, 2, 2]
 
 
 def test_epoch_time_includes_the_wait_for_the_device(monkeypatch):
@@ -121,7 +187,8 @@ def test_times_k_step_intervals_that_add_up_to_the_epoch(monkeypatch):
 def test_until_stable_stops_once_the_interval_is_narrow(monkeypatch):
     # A clock that advances 1 s per reading: every interval is exactly as fast,
     # so the speed is stable as soon as there are enough intervals to say so:
-    # 1 warm-up + 10 steady intervals, closed at step 110, which still trains.
+    # 1 warm-up + 50 steady intervals of 2 steps, closed at step 102, which
+    # still trains.
     import itertools
 
     from keras_profiler import callback as callback_module
@@ -132,17 +199,17 @@ def test_until_stable_stops_once_the_interval_is_narrow(monkeypatch):
     x, y = fakedata.quadrant_dataset(300 * 8, seed=1)
     model = tiny.build((32, 32, 3), 10)
     model.compile("sgd", "sparse_categorical_crossentropy")
-    callback = ProfilerCallback(batch_size=8, sync_every=10, until_stable_percent=1.0)
+    callback = ProfilerCallback(batch_size=8, sync_every=2, until_stable_percent=1.0)
     model.fit(x.astype("float32"), y, batch_size=8, epochs=3, verbose=0, callbacks=[callback])
 
-    assert intervals.MIN_INTERVALS_TO_STOP == 10
+    assert intervals.MIN_INTERVALS_TO_STOP == 50
     assert callback.stopped_when_stable
     assert len(callback.epochs) == 1
-    assert callback.epochs[0].steps == 111
-    assert callback.epochs[0].images == 111 * 8
+    assert callback.epochs[0].steps == 103
+    assert callback.epochs[0].images == 103 * 8
     speed = callback.summary().interval_speed
-    assert speed.intervals == 10
-    assert speed.images_per_second_mean == 80.0  # 10 steps x 8 images per 1 s tick
+    assert speed.intervals == 50 and speed.batches == 10
+    assert speed.images_per_second_mean == 16.0  # 2 steps x 8 images per 1 s tick
     assert speed.ci95_half_width == 0.0
 
 

@@ -62,9 +62,54 @@ def test_steady_rates_leave_out_warm_up_epoch_ends_and_short_intervals():
 
 
 def test_stable_needs_enough_intervals_and_a_narrow_interval():
-    steady = IntervalSpeed.from_rates([100.0, 100.5] * 5, 10)
+    steady = IntervalSpeed.from_rates([100.0, 100.5] * 25, 10)
+    assert intervals.MIN_INTERVALS_TO_STOP == 50
     assert intervals.is_stable(steady, 1.0)
-    assert not intervals.is_stable(steady, 0.1)
-    too_few = IntervalSpeed.from_rates([100.0, 100.5] * 4 + [100.0], 10)
+    assert not intervals.is_stable(steady, 0.001)
+    too_few = IntervalSpeed.from_rates([100.0, 100.5] * 24 + [100.0], 10)
     assert not intervals.is_stable(too_few, 1.0)
     assert not intervals.is_stable(None, 50.0)
+
+
+def test_batch_means_group_consecutive_intervals_and_drop_the_oldest_remainder():
+    assert intervals.batch_means([1.0, 2.0, 3.0]) == [1.0, 2.0, 3.0]  # one per interval
+    rates = [float(r) for r in range(25)]  # 25 // 10 = 2 a batch; rate 0 in none
+    assert intervals.batch_means(rates) == [
+        1.5,
+        3.5,
+        5.5,
+        7.5,
+        9.5,
+        11.5,
+        13.5,
+        15.5,
+        17.5,
+        19.5,
+        21.5,
+        23.5,
+    ]
+    assert len(intervals.batch_means([1.0] * 19)) == 19  # batches of 1
+    assert len(intervals.batch_means([1.0] * 20)) == 10  # of 2
+    assert len(intervals.batch_means([1.0] * 199)) == 10  # of 19, the oldest 9 in none
+
+
+def test_a_drifting_run_gets_a_wider_interval_than_independent_intervals_would():
+    # 100 intervals whose rate drifts from 95 to 105 around alternating noise:
+    # neighbouring intervals are alike, and the interval must say so.
+    rates = [95.0 + i / 10 + (1.0 if i % 2 else -1.0) for i in range(100)]
+    speed = IntervalSpeed.from_rates(rates, 10)
+    assert speed.batches == 10
+    means = [95.0 + (10 * b + 4.5) / 10 for b in range(10)]  # the noise cancels in pairs
+    mean = sum(means) / 10
+    error = math.sqrt(sum((m - mean) ** 2 for m in means) / 9 / 10)
+    assert speed.ci95_half_width == pytest.approx(2.2622 * error, rel=1e-4)
+    # Student's t on the 100 intervals as if independent: about 0.6 of that.
+    naive = intervals.t_quantile_975(99) * speed.standard_error
+    assert naive < 0.7 * speed.ci95_half_width
+    assert speed.images_per_second_mean == pytest.approx(100.0 - 0.05)
+
+
+def test_an_old_record_without_batches_still_loads():
+    data = IntervalSpeed.from_rates([10.0, 12.0, 11.0], 5).to_dict()
+    del data["batches"]
+    assert IntervalSpeed.from_dict(data).batches is None

@@ -33,12 +33,12 @@ def test_stops_once_stable(run_cli, request, backend, devices):
     assert summary["stopped_when_stable"] is True
     speed = summary["interval_speed"]
     assert speed["steps_per_interval"] == 2
-    assert speed["intervals"] >= 10  # never stable on fewer
+    assert speed["intervals"] >= 50  # never stable on fewer
     assert speed["ci95_half_width_percent"] < 40
     # Stopped in the first epoch, long before its 300 steps; the images
     # counted are the steps trained, not the epoch's planned length.
     (epoch,) = record["epochs"]
-    assert 22 <= epoch["steps"] < 300
+    assert 103 <= epoch["steps"] < 300
     assert epoch["images"] == epoch["steps"] * 8 * devices
     assert epoch["test_accuracy"] is None  # speed only: no test evaluation
     assert f"stable after {epoch['steps']} steps" in result.stderr + result.stdout
