@@ -93,6 +93,7 @@ class ProfilerCallback(keras.callbacks.Callback):
         self._adapter = None
         self._epoch_start = None
         self._fit_start = None  # set by fit_starting(), taken by the first epoch
+        self._fit_span = None  # the telemetry span begun with it
         self._span = None
         self._interval = None  # (step, clock) where the current interval began
         self._last_step = None
@@ -111,6 +112,11 @@ class ProfilerCallback(keras.callbacks.Callback):
         compilation too and is left out of the steady state, the whole-run
         figure matches a clock around ``fit`` (bench/timing_fidelity.py).
         """
+        # The first epoch's telemetry covers the same span as its clock.
+        if self.telemetry is not None:
+            if self._fit_span is not None:  # called again before any fit: drop that one
+                self.telemetry.end_span(self._fit_span)
+            self._fit_span = self.telemetry.begin_span()
         self._fit_start = _clock()
 
     def on_train_begin(self, logs=None):
@@ -124,9 +130,11 @@ class ProfilerCallback(keras.callbacks.Callback):
             self._begun = self._ended = 0
         self._seconds, self._steps = [], []
         if self.telemetry is not None:
-            self._span = self.telemetry.begin_span()
+            self._span = (
+                self._fit_span if self._fit_span is not None else self.telemetry.begin_span()
+            )
         self._epoch_start = _clock() if self._fit_start is None else self._fit_start
-        self._fit_start = None
+        self._fit_start = self._fit_span = None
 
     def on_batch_begin(self, batch, logs=None):
         # Keras 3 calls this from on_train_batch_begin; Keras 2 calls it directly.

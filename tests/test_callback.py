@@ -313,6 +313,38 @@ def test_each_epoch_carries_the_telemetry_of_its_training_time(monkeypatch):
     assert summary.steady_images_per_joule == 128 / 550
 
 
+def test_fit_starting_opens_the_first_epochs_telemetry_span_with_its_clock():
+    # fit's set-up before the first hook is in epoch 1's seconds (see above),
+    # so its telemetry (energy above all) must cover that time too.
+    from keras_profiler.telemetry import DeviceTelemetry
+
+    events = []
+
+    class Sampler:
+        def begin_span(self):
+            events.append("begin")
+            return len(events)
+
+        def end_span(self, span):
+            events.append(f"end {span}")
+            return DeviceTelemetry(span_seconds=1.0, samples=10)
+
+    class Hooks(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            events.append("fit's first hook")
+
+    x, y = fakedata.quadrant_dataset(64, seed=1)
+    model = tiny.build((32, 32, 3), 10)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    callback = ProfilerCallback(batch_size=32, telemetry=Sampler())
+    callback.fit_starting()
+    events.append("fit called")
+    model.fit(x.astype("float32"), y, batch_size=32, epochs=2, verbose=0,
+              callbacks=[Hooks(), callback])  # fmt: skip
+
+    assert events == ["begin", "fit called", "fit's first hook", "end 1", "begin", "end 5"]
+
+
 def test_jax_waits_mid_epoch_on_the_newest_steps_state(monkeypatch):
     # Within an epoch Keras's jax trainer keeps the newest weights in its own
     # state, not in the model's variables (written back at the epoch's end):
