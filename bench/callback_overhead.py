@@ -113,8 +113,8 @@ def markdown(results: dict, args) -> str:
         "shows the machine's run-to-run noise), and the callback's own cost per epoch "
         "(its hooks for one epoch timed directly, 200 times: a batch-begin and a batch-end "
         "call per step, a device sync and clock reading every 10 steps, the epoch end's "
-        "sync and memory probes) with the ratio it implies for an epoch of this length: epoch / (epoch + "
-        "hook cost).",
+        "sync and memory probes) with the ratio it implies for an epoch of this length: "
+        "epoch / (epoch + hook cost).",
         "",
         "| backend | Keras | pairs | images/sec without | images/sec with | ratio (median) "
         "| ratio min - max | epoch (ms) | hook cost per epoch (ms) | implied ratio "

@@ -335,6 +335,13 @@ def _number(value, digits: int = 1, missing: str = "failed") -> str:
     return missing if value is None else f"{value:.{digits}f}"
 
 
+def _missing(rounds: list[dict], kind: str) -> str:
+    """What an absent figure of ``kind`` is: 'failed' where a run failed,
+    'n/a' where the runs gave none (the tool's interval speed without
+    steady intervals)."""
+    return "failed" if any("error" in r[kind] for r in rounds) else "n/a"
+
+
 def _step_ms(rate, batch: int) -> float | None:
     return None if not rate else 1e3 * batch / rate
 
@@ -366,15 +373,15 @@ def backend_section(backend: str, result: dict, settings: Settings) -> list[str]
         "| --- " * (len(rounds) + 6) + "|",
     ]
     for kind, label in kinds.items():
-        cells = [
-            _number(r[kind].get("rate"), missing="failed" if "error" in r[kind] else "n/a")
-            for r in rounds
+        cells = [_number(r[kind].get("rate"), missing=_missing([r], kind)) for r in rounds]
+        missing = _missing(rounds, kind)
+        cells += [
+            f"**{_number(medians[kind], missing=missing)}**",
+            _number(_step_ms(medians[kind], settings.batch_size), 2, missing),
         ]
         cells += [
-            f"**{_number(medians[kind])}**",
-            _number(_step_ms(medians[kind], settings.batch_size), 2),
+            _number(_ratio(medians[kind], medians[f]), 3, missing) for f in [PLAIN_FIT, *FEEDS]
         ]
-        cells += [_number(_ratio(medians[kind], medians[f]), 3) for f in [PLAIN_FIT, *FEEDS]]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("")
     for kind in kinds:
@@ -387,9 +394,11 @@ def backend_section(backend: str, result: dict, settings: Settings) -> list[str]
         verdict = "(Keras's own fit, not the tool: no target)"
         if kind != PLAIN_FIT:
             verdict = f"target >= {TARGET} **{'met' if met else 'NOT met'}**"
+        if ratio is None and _missing(rounds, kind) == "n/a":
+            verdict = "no figure: the runs had no steady intervals (more steps an epoch)"
         lines.append(
-            f"- {kinds[kind]}: ratio to the best hand-written median **{_number(ratio, 3)}**"
-            f"{spread}; {verdict}."
+            f"- {kinds[kind]}: ratio to the best hand-written median "
+            f"**{_number(ratio, 3, _missing(rounds, kind))}**{spread}; {verdict}."
         )
     own = _ratio(medians["tool"], medians[PLAIN_FIT])
     if own is not None:

@@ -222,10 +222,14 @@ class ProfilerCallback(keras.callbacks.Callback):
 
     def _steps_this_epoch(self) -> int | None:
         """Steps trained this epoch: the last step begun plus the steps one
-        call of the train function runs (Keras's steps_per_execution)."""
+        call of the train function runs (Keras's steps_per_execution), but
+        no more than the epoch has (``params['steps']``): an epoch's last
+        call may run fewer, and Keras's batch-end hook does not say so."""
         if self._last_step is None:
             return None
-        return self._last_step + int(getattr(self.model, "steps_per_execution", 1) or 1)
+        steps = self._last_step + int(getattr(self.model, "steps_per_execution", 1) or 1)
+        planned = (self.params or {}).get("steps")
+        return min(steps, int(planned)) if planned else steps
 
     def _read_telemetry(self):
         if self.telemetry is None or self._span is None:

@@ -103,6 +103,7 @@ def _config(args, backend: str) -> RunConfig:
         image_size=args.image_size,
         distortions=args.distortions,
         sync_every=args.sync_every,
+        steps_per_execution=args.steps_per_execution,
         until_stable=args.until_stable,
         peak_tflops=args.peak_tflops,
     )
@@ -330,6 +331,14 @@ def _run_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="SECONDS",
         help="stop a run after this long and record it as a timeout",
+    )
+    add(
+        "--steps-per-execution",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train N steps per call of Keras's compiled train function (Keras 3 backends): "
+        "less Python per step; --sync-every must be a multiple of N",
     )
     add(
         "--sync-every",

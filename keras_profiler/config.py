@@ -79,6 +79,10 @@ class RunConfig:
         repeat: which repetition of the same configuration this run is (1 to
             K); repeats share the seed, so they differ only in timing noise,
             which the reports give as a standard deviation.
+        steps_per_execution: training steps per call of Keras's compiled
+            train function (``model.compile(steps_per_execution=N)``): fewer
+            trips through Python per step. Callbacks then see one batch per
+            call, so ``sync_every`` must be a multiple of it.
         sync_every: k, the steps per timed interval: the device is waited for
             every k steps (never every step), and the intervals' speeds give
             the steady figure's standard error and 95% confidence interval.
@@ -113,6 +117,7 @@ class RunConfig:
     data_format: str | None = None
     distortions: bool = False
     repeat: int = 1
+    steps_per_execution: int = 1
     sync_every: int = 10
     until_stable: float | None = None
     peak_tflops: float | None = None
@@ -141,6 +146,17 @@ class RunConfig:
         _check_choice("lr_scaling", self.lr_scaling, LR_SCALINGS)
         _check_at_least("repeat", self.repeat, 1)
         _check_at_least("sync_every", self.sync_every, 2)
+        _check_at_least("steps_per_execution", self.steps_per_execution, 1)
+        if self.sync_every % self.steps_per_execution:
+            # Hooks come once per call: other intervals would vary in length.
+            multiple = self.steps_per_execution * max(
+                2, self.sync_every // self.steps_per_execution
+            )
+            raise ValueError(
+                f"{flag('sync_every')} {self.sync_every} is not a multiple of "
+                f"{flag('steps_per_execution')} {self.steps_per_execution}: use "
+                f"{flag('sync_every')} {multiple}"
+            )
         for field in ("until_stable", "peak_tflops"):
             value = getattr(self, field)
             if value is not None and not (_is_number(value) and 0 < value < math.inf):
@@ -210,6 +226,7 @@ class RunConfig:
             f"-{self.precision}"
             f"-{self.dataset}{'-distorted' if self.distortions else ''}"
             + (f"-{self.image_size}px" if self.image_size else "")
+            + (f"-spe{self.steps_per_execution}" if self.steps_per_execution > 1 else "")
             + f"-s{self.seed}"
             + (f"-r{self.repeat}" if self.repeat > 1 else "")
         )

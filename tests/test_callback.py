@@ -184,6 +184,29 @@ def test_times_k_step_intervals_that_add_up_to_the_epoch(monkeypatch):
     assert speed.intervals == 7 and speed.steps_per_interval == 10
 
 
+def test_several_steps_per_call_are_counted_and_timed_by_the_step(monkeypatch):
+    # With steps_per_execution=5 Keras calls the hooks once per 5 steps; 23
+    # steps an epoch end in a call of 3, which must not count as 5.
+    from keras_profiler import backends
+
+    adapter = backends.current()
+    waits = []
+    synchronize = adapter.synchronize
+    monkeypatch.setattr(adapter, "synchronize", lambda model: waits.append(synchronize(model)))
+    x, y = fakedata.quadrant_dataset(23 * 16, seed=1)
+    model = tiny.build((32, 32, 3), 10)
+    model.compile("sgd", "sparse_categorical_crossentropy", steps_per_execution=5)
+    callback = ProfilerCallback(batch_size=16, sync_every=10)
+    model.fit(x.astype("float32"), y, batch_size=16, epochs=2, verbose=0, callbacks=[callback])
+
+    for epoch in callback.epochs:
+        assert epoch.steps == 23 and epoch.images == 23 * 16
+        assert epoch.interval_steps == [10, 10, 3]
+    assert len(waits) == 2 * 4  # steps 0, 10, 20 and the end of each epoch
+    # Steady: epoch 1's second interval and epoch 2's first two (each last left out).
+    assert callback.summary().interval_speed.intervals == 3
+
+
 def test_until_stable_stops_once_the_interval_is_narrow(monkeypatch):
     # A clock that advances 1 s per reading: every interval is exactly as fast,
     # so the speed is stable as soon as there are enough intervals to say so:

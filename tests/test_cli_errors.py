@@ -132,6 +132,18 @@ def test_corrupt_archive(run_cli, tmp_path):
             ["--backend", "tensorflow", "--gpus", "2", "--jit-compile", "on"],
             ["MirroredStrategy", "--jit-compile off"],
         ),
+        (
+            ["--backend", "jax", "--steps-per-execution", "4"],
+            ["--sync-every 10 is not a multiple of --steps-per-execution 4: use --sync-every 8"],
+        ),
+        (
+            ["--backend", "jax", "--steps-per-execution", "0"],
+            ["--steps-per-execution must be at least 1"],
+        ),
+        (
+            ["--backend", "mxnet", "--steps-per-execution", "2"],
+            ["needs Keras 3", "keras-mxnet (Keras 2.2) runs one step per call: leave it out"],
+        ),
     ],
 )
 def test_bad_distribution_settings(capsys, tmp_path, args, phrases):

@@ -51,3 +51,5 @@ def test_invalid_values_name_the_flag(changes, message):
 def test_slug_is_a_safe_folder_name():
     config = RunConfig(backend="jax", model="tiny")
     assert config.slug() == "tiny-jax-single-1dev-b32-float32-cifar10-s1337"
+    several = RunConfig(backend="jax", model="tiny", steps_per_execution=5)
+    assert several.slug() == "tiny-jax-single-1dev-b32-float32-cifar10-spe5-s1337"

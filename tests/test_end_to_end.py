@@ -73,6 +73,24 @@ def test_learns_the_easy_dataset(run_cli, easy_data, tmp_path, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_learns_with_several_steps_per_call(run_cli, easy_data, backend):
+    # 62 steps an epoch at 5 a call: 12 full calls and one of 2, which must
+    # count as 2; the model must learn as it does one step a call.
+    args = ("--steps-per-execution", "5", "--no-report", "--data-dir", str(easy_data))
+    result = run_cli("--backend", backend, *EASY, *args)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = result.record
+    assert record["status"] == "ok", record["error"]
+    assert record["config"]["steps_per_execution"] == 5
+    assert "-spe5-" in record["run_id"]
+    assert record["summary"]["test_accuracy"] > 0.9
+    for epoch in record["epochs"]:
+        assert epoch["steps"] == 62 and epoch["images"] == 62 * 32
+        assert epoch["interval_steps"] == [10] * 6 + [2]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_shuffled_labels_stay_near_chance(run_cli, shuffled_data, backend):
     result = run_cli("--backend", backend, *EASY, "--data-dir", str(shuffled_data))
 

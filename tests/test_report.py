@@ -206,6 +206,18 @@ def test_each_data_format_gets_its_own_table(tmp_path):
     assert comparison["jax, data-parallel, XLA on, channels_last"] == ["80.00", "320.00"]
 
 
+def test_each_steps_per_execution_gets_its_own_table(tmp_path):
+    one = [spread(f"a{n}", "jax", n) for n in (1, 2)]
+    ten = [spread("b1", "jax", 1, steady=1.0, steps_per_execution=10)]
+    page = generate(tmp_path, [*one, *ten])
+    comparison = only_table(page, "Images/sec by backend and device count")
+    assert comparison["jax, data-parallel, XLA on, channels_last"] == ["160.00", "160.00"]
+    assert comparison["jax, data-parallel, XLA on, channels_last, 10 steps per call"] == [
+        "320.00",
+        "",  # no 2-device run with 10 steps per call
+    ]
+
+
 def test_two_tensorflow_strategies_give_two_tables_and_two_comparison_rows(tmp_path):
     runs = [
         spread("a", "tensorflow", 1, strategy="replicated", jit=False, steady=4.0),

@@ -116,6 +116,17 @@ def test_one_table_per_hardware_data_kind_and_precision(tmp_path):
     ]
 
 
+def test_the_baseline_ran_as_many_steps_per_call(tmp_path):
+    runs = [
+        run("base", "jax", 1, steady=4.0),  # 80 images/sec, one step per call
+        run("base10", "jax", 1, steady=1.0, steps_per_execution=10),  # 320
+        spread("a", "jax", 2, images=640, steps_per_execution=10),  # 320
+    ]
+    (table,) = tables(scaling(tmp_path, runs)).values()
+    row = next(r for r in table if r[3].endswith("10 steps per call"))
+    assert row[4:] == ["320.00", "320.00"]  # Baseline, 2 devices: not the 80 of one step a call
+
+
 def test_differing_settings_are_named_in_the_row_and_a_lone_baseline_kept(tmp_path):
     runs = [
         spread("a", "jax", 2, epochs=2),

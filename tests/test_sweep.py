@@ -135,7 +135,11 @@ def test_where_data_lives_and_the_time_limit_do_not_make_a_new_configuration(tmp
 def test_records_older_than_a_field_count_with_its_default(tmp_path):
     config = RunConfig(backend="jax", model="tiny", dataset="synthetic")
     old = config.to_dict()
-    del old["repeat"], old["distortions"]  # written before these fields existed
+    del (
+        old["repeat"],
+        old["distortions"],
+        old["steps_per_execution"],
+    )  # written before these fields existed
     record = make_record("r1", "jax", 1)
     record.config = old
     records.write(record, tmp_path)
@@ -213,6 +217,7 @@ def test_command_line_overrides_the_file_per_model_settings_included():
 
     argv = ["--models", "resnet50,inception_v3", "--gpus", "2", "--epochs", "1"]
     argv += ["--data", "real", "--distortions", "--no-download", "--timeout", "60"]
+    argv += ["--steps-per-execution", "5"]
     spec = sweep_cli._spec(sweep_cli._parser().parse_args(argv))
     assert spec.devices == [2] and spec.devices_up_to_present is False
     assert spec.data == ["real", "real-distorted"]
@@ -220,6 +225,7 @@ def test_command_line_overrides_the_file_per_model_settings_included():
     # inception_v3's own 5 epochs in the file give way to --epochs.
     assert {(c.model, c.epochs) for c in configs} == {("resnet50", 1), ("inception_v3", 1)}
     assert all(c.timeout_seconds == 60 and c.allow_download is False for c in configs)
+    assert all(c.steps_per_execution == 5 and c.sync_every == 10 for c in configs)
     assert sorted(c.data_kind for c in configs) == ["real"] * 2 + ["real, distorted"] * 2
     again = sweep_cli._spec(
         sweep_cli._parser().parse_args(["--distortions", "--data", "real-distorted"])

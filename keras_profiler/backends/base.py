@@ -110,7 +110,10 @@ class Backend:
 
     def compile_options(self, config) -> dict:
         """Keyword arguments of ``model.compile`` that only this backend takes."""
-        return {"jit_compile": config.jit_compile}
+        return {
+            "jit_compile": config.jit_compile,
+            "steps_per_execution": config.steps_per_execution,
+        }
 
     def counted_weights(self, model) -> list:
         """The weights the model definition has, trainable or not: what the

@@ -35,6 +35,11 @@ class MxnetBackend(Backend):
                 f"--precision {config.precision} needs Keras 3's dtype policies; "
                 "keras-mxnet (Keras 2.2) trains float32: use --precision float32"
             )
+        if config.steps_per_execution > 1:
+            return (
+                f"--steps-per-execution {config.steps_per_execution} needs Keras 3; "
+                "keras-mxnet (Keras 2.2) runs one step per call: leave it out"
+            )
         if config.jit_compile:
             return (
                 "--jit-compile on does not apply: MXNet always runs the model as one compiled "

@@ -33,7 +33,14 @@ SETUP_COLUMNS = [
 ]
 # Within a setup, each backend gets one table per way of spreading the run
 # over devices: runs differing in these are compared, not mixed.
-TABLE_COLUMNS = ["backend", "strategy", "jit_compile", "bucket_mb", "data_format"]
+TABLE_COLUMNS = [
+    "backend",
+    "strategy",
+    "jit_compile",
+    "bucket_mb",
+    "data_format",
+    "steps_per_execution",
+]
 
 
 # Per-image costs of the model, computed from its layers in the worker.
@@ -136,6 +143,8 @@ def _distribution(record: RunRecord) -> dict:
         "bucket_mb": config.get("bucket_mb"),
         # Every run before the option existed computed channels-last.
         "data_format": config.get("data_format") or "channels_last",
+        # Every run before the option existed trained one step per call.
+        "steps_per_execution": config.get("steps_per_execution") or 1,
         "lr_scaling": scaling,
         "effective_learning_rate": rate,
         "global_batch": spread.get("global_batch_size")

@@ -139,8 +139,8 @@ def _rows(cells: pd.DataFrame) -> tuple[list[_Row], list[str]]:
 
 
 def _baseline(runs: pd.DataFrame, baselines: list[pd.DataFrame]) -> int | None:
-    """Which of the 'single' groups is the row's baseline: same setup, backend
-    and data format, run on one device; compiled the same way, else with its
+    """Which of the 'single' groups is the row's baseline: same setup, backend,
+    data format and steps per call, run on one device; compiled the same way, else with its
     compilation not recorded (version 1 records); None where there is none."""
     first = runs.iloc[0]
     same = [
@@ -148,6 +148,7 @@ def _baseline(runs: pd.DataFrame, baselines: list[pd.DataFrame]) -> int | None:
         for index, group in enumerate(baselines)
         if all(_same(group[key].iloc[0], first[key]) for key in [*SETUP_COLUMNS, "backend"])
         and _same(group["data_format"].iloc[0], first["data_format"])
+        and _same(group["steps_per_execution"].iloc[0], first["steps_per_execution"])
         and (group["devices"] == 1).any()
     ]
     for compiled_alike in (True, False):

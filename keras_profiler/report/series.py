@@ -67,8 +67,8 @@ def split(runs: pd.DataFrame) -> list[Series]:
 
 
 def describe(runs: pd.DataFrame, with_backend: bool = True) -> str:
-    """Backend, strategy, compilation and data format of one table's runs, in
-    words; without the backend where a column names it already."""
+    """Backend, strategy, compilation, data format and steps per call of one
+    table's runs, in words; without the backend where a column names it already."""
     first = runs.iloc[0]
     strategy = STRATEGIES.get(first["strategy"], first["strategy"])
     if given(first["bucket_mb"]):
@@ -78,8 +78,15 @@ def describe(runs: pd.DataFrame, with_backend: bool = True) -> str:
         strategy,
         _compilation(first["backend"], runs),
         first["data_format"],
+        _steps_per_call(first["steps_per_execution"]),
     ]
     return ", ".join(part for part in parts if part)
+
+
+def _steps_per_call(steps: int) -> str:
+    """'10 steps per call' where Keras ran several steps per train call; ''
+    for one, the default, left unsaid."""
+    return f"{int(steps)} steps per call" if steps > 1 else ""
 
 
 def _compilation(backend: str, runs: pd.DataFrame) -> str:

@@ -64,6 +64,7 @@ _SETTING_OPTIONS = (
     "steps_per_epoch",
     "image_size",
     "sync_every",
+    "steps_per_execution",
     "until_stable",
     "peak_tflops",
     "timeout_seconds",
@@ -175,6 +176,12 @@ def _parser() -> argparse.ArgumentParser:
         "synthetic data is generated at it, real data upscaled to it on the device",
     )
     add("--sync-every", type=int, metavar="K", help="time K-step intervals (see the main --help)")
+    add(
+        "--steps-per-execution",
+        type=int,
+        metavar="N",
+        help="N training steps per compiled call (see the main --help)",
+    )
     add(
         "--until-stable",
         type=float,
