@@ -13,8 +13,8 @@ dispatch), and does so only while every callback overriding one declares
 ``async_safe``. This one does: its batch-end hook only counts the steps whose
 end-of-step work (Keras turning the step's logs into Python numbers) is done,
 and an interval ends only once every step in it is counted. Without that,
-under jax on a CPU the first ~50 steps of every epoch read 2 to 3.5 times too
-fast: that work falls behind early in an epoch and is paid for later.
+under jax on a CPU the intervals early in every epoch read up to 3.5 times
+too fast: that work falls behind early in an epoch and is paid for later.
 """
 
 from __future__ import annotations
