@@ -156,18 +156,25 @@ def test_epoch_time_includes_the_wait_for_the_device(monkeypatch):
     assert all(e.seconds >= 0.6 for e in callback.epochs)
 
 
-def test_times_k_step_intervals_that_add_up_to_the_epoch(monkeypatch):
+def fit_counting_waits(monkeypatch, steps: int, steps_per_execution: int = 1):
+    """Two epochs of ``steps`` steps of 16 images, k = 10; the callback and
+    the device waits it made."""
     from keras_profiler import backends
 
     adapter = backends.current()
     waits = []
     synchronize = adapter.synchronize
     monkeypatch.setattr(adapter, "synchronize", lambda model: waits.append(synchronize(model)))
-    x, y = fakedata.quadrant_dataset(45 * 16, seed=1)
+    x, y = fakedata.quadrant_dataset(steps * 16, seed=1)
     model = tiny.build((32, 32, 3), 10)
-    model.compile("sgd", "sparse_categorical_crossentropy")
+    model.compile("sgd", "sparse_categorical_crossentropy", steps_per_execution=steps_per_execution)
     callback = ProfilerCallback(batch_size=16, sync_every=10)
     model.fit(x.astype("float32"), y, batch_size=16, epochs=2, verbose=0, callbacks=[callback])
+    return callback, waits
+
+
+def test_times_k_step_intervals_that_add_up_to_the_epoch(monkeypatch):
+    callback, waits = fit_counting_waits(monkeypatch, steps=45)
 
     # The device is waited for every 10 steps, never every step: at steps
     # 0, 10, 20, 30 and 40 of each epoch, and at its end.
@@ -187,17 +194,7 @@ def test_times_k_step_intervals_that_add_up_to_the_epoch(monkeypatch):
 def test_several_steps_per_call_are_counted_and_timed_by_the_step(monkeypatch):
     # With steps_per_execution=5 Keras calls the hooks once per 5 steps; 23
     # steps an epoch end in a call of 3, which must not count as 5.
-    from keras_profiler import backends
-
-    adapter = backends.current()
-    waits = []
-    synchronize = adapter.synchronize
-    monkeypatch.setattr(adapter, "synchronize", lambda model: waits.append(synchronize(model)))
-    x, y = fakedata.quadrant_dataset(23 * 16, seed=1)
-    model = tiny.build((32, 32, 3), 10)
-    model.compile("sgd", "sparse_categorical_crossentropy", steps_per_execution=5)
-    callback = ProfilerCallback(batch_size=16, sync_every=10)
-    model.fit(x.astype("float32"), y, batch_size=16, epochs=2, verbose=0, callbacks=[callback])
+    callback, waits = fit_counting_waits(monkeypatch, steps=23, steps_per_execution=5)
 
     for epoch in callback.epochs:
         assert epoch.steps == 23 and epoch.images == 23 * 16
@@ -296,29 +293,36 @@ def test_the_profilers_own_bookkeeping_is_outside_every_interval(monkeypatch):
     assert epoch.seconds > 5 * 100  # five agreements, at steps 10 to 50
 
 
+class RecordingSampler:
+    """A stand-in for telemetry.TelemetrySampler that writes down its calls;
+    a span's token is the count of events at its start, its energy 50 J x that."""
+
+    def __init__(self, events: list):
+        self.events = events
+
+    def begin_span(self):
+        self.events.append("begin")
+        return len(self.events)
+
+    def end_span(self, span):
+        from keras_profiler.telemetry import DeviceTelemetry
+
+        self.events.append(f"end {span}")
+        return DeviceTelemetry(span_seconds=1.0, samples=10, energy_j=50.0 * span)
+
+
 def test_each_epoch_carries_the_telemetry_of_its_training_time(monkeypatch):
     # A stand-in for telemetry.TelemetrySampler: the span must open before
     # the epoch's clock starts and close after it stops, and the test
     # evaluation must not be in it.
     from keras_profiler import callback as callback_module
-    from keras_profiler.telemetry import DeviceTelemetry
 
     events = []
-
-    class Sampler:
-        def begin_span(self):
-            events.append("begin")
-            return len(events)
-
-        def end_span(self, span):
-            events.append("end")
-            return DeviceTelemetry(span_seconds=1.0, samples=10, energy_j=50.0 * span)
-
     x, y = fakedata.quadrant_dataset(64, seed=1)
     model = tiny.build((32, 32, 3), 10)
     model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
     callback = ProfilerCallback(
-        batch_size=32, validation_data=(x[:32], y[:32]), telemetry=Sampler()
+        batch_size=32, validation_data=(x[:32], y[:32]), telemetry=RecordingSampler(events)
     )
     evaluate = callback_module._evaluate_as_dict
 
@@ -329,7 +333,11 @@ def test_each_epoch_carries_the_telemetry_of_its_training_time(monkeypatch):
     monkeypatch.setattr(callback_module, "_evaluate_as_dict", evaluated)
     model.fit(x.astype("float32"), y, batch_size=32, epochs=3, verbose=0, callbacks=[callback])
 
-    assert events == ["begin", "end", "evaluate"] * 3
+    assert events == ["begin", "end 1", "evaluate", "begin", "end 4", "evaluate"] + [
+        "begin",
+        "end 7",
+        "evaluate",
+    ]
     assert [e.energy_j for e in callback.epochs] == [50.0, 200.0, 350.0]  # span tokens 1, 4, 7
     summary = callback.summary()
     assert summary.steady_energy_per_epoch_j == 275.0
@@ -339,18 +347,7 @@ def test_each_epoch_carries_the_telemetry_of_its_training_time(monkeypatch):
 def test_fit_starting_opens_the_first_epochs_telemetry_span_with_its_clock():
     # fit's set-up before the first hook is in epoch 1's seconds (see above),
     # so its telemetry (energy above all) must cover that time too.
-    from keras_profiler.telemetry import DeviceTelemetry
-
     events = []
-
-    class Sampler:
-        def begin_span(self):
-            events.append("begin")
-            return len(events)
-
-        def end_span(self, span):
-            events.append(f"end {span}")
-            return DeviceTelemetry(span_seconds=1.0, samples=10)
 
     class Hooks(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -359,7 +356,7 @@ def test_fit_starting_opens_the_first_epochs_telemetry_span_with_its_clock():
     x, y = fakedata.quadrant_dataset(64, seed=1)
     model = tiny.build((32, 32, 3), 10)
     model.compile("sgd", "sparse_categorical_crossentropy")
-    callback = ProfilerCallback(batch_size=32, telemetry=Sampler())
+    callback = ProfilerCallback(batch_size=32, telemetry=RecordingSampler(events))
     callback.fit_starting()
     events.append("fit called")
     model.fit(x.astype("float32"), y, batch_size=32, epochs=2, verbose=0,
