@@ -90,6 +90,9 @@ class Settings:
             default on one device: ``single``, a plain fit).
         data_parallel: also run the tool at the backend's data-parallel
             strategy where its own is ``single``: the wrapper's cost.
+        steps_per_execution: training steps per call of Keras's train
+            function, for the tool and plain ``model.fit`` alike (the hand
+            loops run one step per call by construction).
         tool_flags: more flags for every tool run (e.g. ``--sync-every
             1000``), to try what else changes its speed.
         torch_optimizer: the torch hand loop's optimizer step: ``torch``
@@ -110,6 +113,7 @@ class Settings:
     image_size: int | None = None
     strategy: str | None = None
     data_parallel: bool = True
+    steps_per_execution: int = 1
     tool_flags: str = ""
     torch_optimizer: str = "torch"
     timeout: float = 1800.0
@@ -146,6 +150,7 @@ class Settings:
             test_samples=self.batch_size,
             image_size=self.image_size,
             strategy=strategy or self.strategy,
+            steps_per_execution=self.steps_per_execution,
         )
 
     def command(self, output: Path) -> str:
@@ -170,6 +175,8 @@ class Settings:
             args.append(f"--strategy={self.strategy}")
         if not self.data_parallel:
             args.append("--no-data-parallel")
+        if self.steps_per_execution > 1:
+            args.append(f"--steps-per-execution={self.steps_per_execution}")
         if self.tool_flags:
             args.append(f"--tool-flags={self.tool_flags}")
         with contextlib.suppress(ValueError):  # as typed in the repository root
@@ -205,7 +212,8 @@ def data_parallel_strategy(backend: str) -> str:
 
 def tool_flags(config, settings: Settings, strategy: str | None) -> list[str]:
     """The tool's flags for one run of ``config``, after ``--backend``:
-    --strategy and --image-size only where the benchmark sets them, then
+    --strategy, --image-size and --steps-per-execution only where the
+    benchmark sets them, then
     --tool-flags."""
     flags = []
     for flag, value in [
@@ -220,6 +228,10 @@ def tool_flags(config, settings: Settings, strategy: str | None) -> list[str]:
         ("--test-samples", config.test_samples),
         ("--image-size", config.image_size),
         ("--strategy", strategy),
+        (
+            "--steps-per-execution",
+            config.steps_per_execution if config.steps_per_execution > 1 else None,
+        ),
     ]:
         if value is not None:
             flags += [flag, str(value)]
@@ -486,7 +498,14 @@ def markdown(results: dict, settings: Settings, output: Path, elapsed: float, lo
         f"Model `{settings.model}`, synthetic images"
         + (f" at {settings.image_size}x{settings.image_size}" if settings.image_size else "")
         + f", batch {settings.batch_size}, {settings.precision}, seed {settings.seed}; "
-        f"{settings.epochs} epochs of {settings.steps_per_epoch} steps. The tool's figure "
+        f"{settings.epochs} epochs of {settings.steps_per_epoch} steps"
+        + (
+            f", {settings.steps_per_execution} steps per call of Keras's train function in the "
+            "tool and plain `model.fit` (the hand loops: one step per call)"
+            if settings.steps_per_execution > 1
+            else ""
+        )
+        + ". The tool's figure "
         "is its record's steady state (epochs 2 and later) from `python -m keras_profiler "
         "--dataset synthetic` with the same settings. Each hand-written loop, in a fresh "
         "process with the tool worker's environment, builds the model with the tool's own "
@@ -523,6 +542,12 @@ def parse_args(argv: list[str]) -> tuple[Settings, Path]:
         action=argparse.BooleanOptionalAction,
         default=defaults.data_parallel,
         help="also run the tool at the backend's data-parallel strategy on the one device",
+    )
+    parser.add_argument(
+        "--steps-per-execution",
+        type=int,
+        default=defaults.steps_per_execution,
+        help="steps per call of Keras's train function, for the tool and plain fit",
     )
     parser.add_argument("--tool-flags", default="", help="more flags for every tool run")
     parser.add_argument(

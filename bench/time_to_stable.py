@@ -49,26 +49,21 @@ def measure(backend: str, args) -> dict:
 
 
 def replay(record: dict, k: int, batch: int, percent: float) -> dict | None:
-    """The --until-stable rule applied, as the callback applies it at each
-    mid-epoch interval's end, to a fixed run's intervals: the step it would
-    have stopped at and the figure it would have stopped with; None if never."""
+    """The --until-stable rule applied to a finished run's intervals
+    (``intervals.first_stable``): the steps it would have trained and the
+    figure it would have stopped with; None if never."""
     epochs = [(e["interval_seconds"], e["interval_steps"]) for e in record["epochs"]]
-    step = 0
-    for index, (seconds, steps) in enumerate(epochs):
-        for closed in range(1, len(seconds)):  # the epoch's last closes at its end
-            running = (seconds[:closed], steps[:closed])
-            rates = intervals.steady_rates(epochs[:index], k, batch, running)
-            speed = intervals.IntervalSpeed.from_rates(rates, k)
-            if intervals.is_stable(speed, percent):
-                return {
-                    "steps": step + sum(steps[:closed]) + 1,  # the step begun is trained
-                    "mean": speed.images_per_second_mean,
-                    "half_width": speed.ci95_half_width,
-                    "percent": speed.ci95_half_width_percent,
-                    "intervals": speed.intervals,
-                }
-        step += sum(steps)
-    return None
+    found = intervals.first_stable(epochs, k, batch, percent)
+    if found is None:
+        return None
+    steps, speed = found
+    return {
+        "steps": steps,
+        "mean": speed.images_per_second_mean,
+        "half_width": speed.ci95_half_width,
+        "percent": speed.ci95_half_width_percent,
+        "intervals": speed.intervals,
+    }
 
 
 def _figures(record: dict, wall: float) -> dict:

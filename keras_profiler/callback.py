@@ -217,8 +217,7 @@ class ProfilerCallback(keras.callbacks.Callback):
         running epoch's included); ``summary()`` has it once training ended."""
         finished = [(e.interval_seconds or [], e.interval_steps or []) for e in self.epochs]
         running = (self._seconds, self._steps)
-        rates = intervals.steady_rates(finished, self.sync_every, self.batch_size or 0, running)
-        return intervals.IntervalSpeed.from_rates(rates, self.sync_every)
+        return intervals.steady_speed(finished, self.sync_every, self.batch_size or 0, running)
 
     def _steps_this_epoch(self) -> int | None:
         """Steps trained this epoch: the last step begun plus the steps one

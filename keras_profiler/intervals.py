@@ -14,8 +14,8 @@ interval from Student's t on the intervals themselves is too narrow (on a
 mean). The interval here comes from batch means: consecutive intervals are
 grouped into 10 to 19 batches of equal length, and Student's t is applied to
 the batches' means, which are close to independent once a batch spans more
-than the drift's memory. With 10 or fewer intervals each batch is one
-interval, and this is the plain t interval. ``is_stable`` also wants at
+than the drift's memory. Below 20 intervals each batch is one interval: the
+plain t interval. ``is_stable`` also wants at
 least 50 intervals (5 to a batch) before it trusts any interval.
 
 Plain Python, no SciPy: this runs inside MXNet's environment too, where the
@@ -156,6 +156,40 @@ def steady_rates(
             if seen > WARMUP_INTERVALS and count == steps_per_interval and duration > 0:
                 rates.append(count * batch / duration)
     return rates
+
+
+def steady_speed(
+    epochs: list[tuple[list[float], list[int]]],
+    steps_per_interval: int,
+    batch: int,
+    running: tuple[list[float], list[int]] | None = None,
+) -> IntervalSpeed | None:
+    """The steady speed of finished ``epochs`` and the ``running`` one (see
+    ``steady_rates``); None without a steady interval."""
+    rates = steady_rates(epochs, steps_per_interval, batch, running)
+    return IntervalSpeed.from_rates(rates, steps_per_interval)
+
+
+def first_stable(
+    epochs: list[tuple[list[float], list[int]]],
+    steps_per_interval: int,
+    batch: int,
+    percent: float,
+) -> tuple[int, IntervalSpeed] | None:
+    """Where ``--until-stable percent`` stops a run with these intervals:
+    the steps it trains and the speed it stops at, or None if it never
+    stops. The rule as the callback applies it: at each interval's end
+    within an epoch (an epoch's last closes at its end, unchecked), over
+    the intervals so far; the step being begun there still trains."""
+    trained = 0
+    for index, (seconds, steps) in enumerate(epochs):
+        for closed in range(1, len(seconds)):
+            running = (seconds[:closed], steps[:closed])
+            found = steady_speed(epochs[:index], steps_per_interval, batch, running)
+            if is_stable(found, percent):
+                return trained + sum(steps[:closed]) + 1, found
+        trained += sum(steps)
+    return None
 
 
 def is_stable(speed: IntervalSpeed | None, percent: float) -> bool:

@@ -16,7 +16,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keras_profiler.intervals import IntervalSpeed, steady_rates
+from keras_profiler import intervals
+from keras_profiler.intervals import IntervalSpeed
 
 SCHEMA_VERSION = 3
 # Version 1 records (before data parallelism) lack ``distribution`` and the
@@ -214,8 +215,7 @@ def _interval_speed(epochs, steps_per_interval, global_batch) -> IntervalSpeed |
     if not steps_per_interval or not global_batch:
         return None
     timed = [(e.interval_seconds or [], e.interval_steps or []) for e in epochs]
-    rates = steady_rates(timed, steps_per_interval, global_batch)
-    return IntervalSpeed.from_rates(rates, steps_per_interval)
+    return intervals.steady_speed(timed, steps_per_interval, global_batch)
 
 
 def _energy(steady: list[EpochMetrics]) -> dict:

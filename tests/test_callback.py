@@ -233,6 +233,26 @@ def test_until_stable_stops_once_the_interval_is_narrow(monkeypatch):
     assert speed.ci95_half_width == 0.0
 
 
+def test_the_stopping_rule_replayed_on_a_record_stops_where_the_run_did():
+    # bench/time_to_stable.py replays --until-stable on finished runs'
+    # intervals (intervals.first_stable); on the stopped run's own intervals
+    # it must stop at the very step, with the very figure, the run stopped at.
+    from keras_profiler import intervals
+
+    x, y = fakedata.quadrant_dataset(300 * 8, seed=1)
+    model = tiny.build((32, 32, 3), 10)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    callback = ProfilerCallback(batch_size=8, sync_every=2, until_stable_percent=40.0)
+    model.fit(x.astype("float32"), y, batch_size=8, epochs=2, verbose=0, callbacks=[callback])
+
+    assert callback.stopped_when_stable
+    timed = [(e.interval_seconds, e.interval_steps) for e in callback.epochs]
+    steps, speed = intervals.first_stable(timed, 2, 8, 40.0)
+    assert steps == sum(e.steps for e in callback.epochs) < 600
+    assert speed == callback.summary().interval_speed
+    assert intervals.first_stable(timed, 2, 8, 1e-9) is None  # never that stable
+
+
 def test_the_first_epoch_counts_fits_own_set_up_from_fit_starting(monkeypatch):
     # fit converts the data before any hook runs; a clock that jumps 50 s
     # between fit_starting() and the first hook stands for that set-up.

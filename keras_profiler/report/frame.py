@@ -31,16 +31,12 @@ SETUP_COLUMNS = [
     "device_kind",
     "hardware",
 ]
+# How each device computes, apart from how the devices share the work: a
+# scaling row's one-device baseline must have computed alike.
+COMPUTE_COLUMNS = ["data_format", "steps_per_execution"]
 # Within a setup, each backend gets one table per way of spreading the run
-# over devices: runs differing in these are compared, not mixed.
-TABLE_COLUMNS = [
-    "backend",
-    "strategy",
-    "jit_compile",
-    "bucket_mb",
-    "data_format",
-    "steps_per_execution",
-]
+# over devices and of computing: runs differing in these are compared, not mixed.
+TABLE_COLUMNS = ["backend", "strategy", "jit_compile", "bucket_mb", *COMPUTE_COLUMNS]
 
 
 # Per-image costs of the model, computed from its layers in the worker.

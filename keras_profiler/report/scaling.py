@@ -17,7 +17,7 @@ import pandas as pd
 
 from keras_profiler.report import series
 from keras_profiler.report.cells import CELL_KEYS, figure_text, given, groups
-from keras_profiler.report.frame import SETUP_COLUMNS
+from keras_profiler.report.frame import COMPUTE_COLUMNS, SETUP_COLUMNS
 from keras_profiler.report.marks import markdown
 from keras_profiler.report.setups import DATA_IN_HEADINGS, device_count, hardware
 
@@ -139,16 +139,16 @@ def _rows(cells: pd.DataFrame) -> tuple[list[_Row], list[str]]:
 
 
 def _baseline(runs: pd.DataFrame, baselines: list[pd.DataFrame]) -> int | None:
-    """Which of the 'single' groups is the row's baseline: same setup, backend,
-    data format and steps per call, run on one device; compiled the same way, else with its
-    compilation not recorded (version 1 records); None where there is none."""
+    """Which of the 'single' groups is the row's baseline: same setup, backend
+    and computation (COMPUTE_COLUMNS), run on one device; compiled the same
+    way, else with its compilation not recorded (version 1 records); None
+    where there is none."""
     first = runs.iloc[0]
+    same_computation = [*SETUP_COLUMNS, "backend", *COMPUTE_COLUMNS]
     same = [
         index
         for index, group in enumerate(baselines)
-        if all(_same(group[key].iloc[0], first[key]) for key in [*SETUP_COLUMNS, "backend"])
-        and _same(group["data_format"].iloc[0], first["data_format"])
-        and _same(group["steps_per_execution"].iloc[0], first["steps_per_execution"])
+        if all(_same(group[key].iloc[0], first[key]) for key in same_computation)
         and (group["devices"] == 1).any()
     ]
     for compiled_alike in (True, False):
