@@ -34,6 +34,7 @@ def test_stops_once_stable(run_cli, request, backend, devices):
     speed = summary["interval_speed"]
     assert speed["steps_per_interval"] == 2
     assert speed["intervals"] >= 50  # never stable on fewer
+    assert 10 <= speed["batches"] <= 19  # the interval is from batch means, in every backend
     assert speed["ci95_half_width_percent"] < 40
     # Stopped in the first epoch, long before its 300 steps; the images
     # counted are the steps trained, not the epoch's planned length.
