@@ -605,8 +605,7 @@ def child_main(feed: str, config_path: str) -> int:
     if feed == PLAIN_FIT:
         result = fit_loop(keras, model, x, y_train, settings, config)
     else:
-        loop = {"jax": jax_loop, "tensorflow": tensorflow_loop, "torch": torch_loop}
-        result = loop[config.backend](keras, model, batches, feed, settings, config)
+        result = LOOPS[config.backend](keras, model, batches, feed, settings, config)
     result["keras"] = keras.__version__
     print(MARK + json.dumps(result), flush=True)
     return 0
@@ -732,6 +731,12 @@ def jax_loop(keras, model, batches, feed, settings, config) -> dict:
     result = timed_epochs(
         run_step, batches, settings, lambda: jax.block_until_ready(state), lambda: state[3]
     )
+    # The step donated the model's own buffers: give the model the trained
+    # state, so that it stays usable (gpu_suite.py runs more loops on it).
+    variables = [model.trainable_variables, model.non_trainable_variables, optimizer.variables]
+    for group, values in zip(variables, state[:3]):
+        for variable, value in zip(group, values):
+            variable.assign(value)
     result["how"] = (
         "jax.jit(train_step, donate_argnums=0) over model.stateless_call and the "
         f"compiled {type(optimizer).__name__}'s stateless_apply"
@@ -842,6 +847,10 @@ def _torch_update(model, config, choice: str, scaled: bool):
             optimizer.apply([v.value.grad for v in trainable], trainable)
 
     return update, f"the compiled Keras {type(optimizer).__name__}'s apply"
+
+
+# Each backend's hand-written loop.
+LOOPS = {"jax": jax_loop, "tensorflow": tensorflow_loop, "torch": torch_loop}
 
 
 if __name__ == "__main__":

@@ -33,6 +33,12 @@ def measure(backend: str, args) -> dict:
         *("--epochs", str(args.epochs), "--steps-per-epoch", str(args.steps_per_epoch)),
     ]
     record, command_wall = _tool_runs.run_tool(backend, flags)
+    return figures(record, command_wall)
+
+
+def figures(record: dict, command_wall: float) -> dict:
+    """One run's rate by the callback's clock and by the worker's clock
+    around ``fit``, and where the rest of its wall time went."""
     epochs = record["epochs"]
     images = sum(e["images"] for e in epochs)
     timed = sum(e["seconds"] for e in epochs)

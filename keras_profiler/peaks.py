@@ -6,7 +6,7 @@ vendors' dense figures (no 2:4 sparsity, which training does not use) for the
 math mode a Keras dtype policy runs in; the FLOP count is the model's own
 (``model_stats.describe``'s ``forward_macs_per_image``). Unknown devices, CPUs
 and MIG slices (a fraction of the GPU, named like the whole GPU) have no peak
-here; a future ``--peak-tflops`` option is to supply one.
+here; ``--peak-tflops`` supplies one.
 """
 
 from __future__ import annotations
