@@ -95,25 +95,24 @@ def _number(value, digits: int = 1) -> str:
 
 def speed_section(configurations, results: dict) -> list[str]:
     low, high = PUBLISHED
-    lines = [
-        "## Speed, memory, energy and MFU (benchmarks 4, 5, 6)",
-        "",
+    lines = _head(
+        "Speed, memory, energy and MFU (benchmarks 4, 5, 6)",
         f"Steady images/sec: epochs 2 and later. Published reference for ResNet-50 "
         f"training on one H100: about {low:,.0f} to {high:,.0f} images/sec (PyTorch, fp16, "
         "large batch). Telemetry: NVML, means over the steady epochs. MFU: 6 x forward "
         "multiply-adds per image x images/sec over the device's dense peak for the "
         "precision.",
-        "",
-        "| backend | precision | Keras | device | steady images/sec | of the published "
-        f"{low:,.0f}-{high:,.0f} | intervals: mean +- SE (jitter) | 95% interval | peak device "
-        "MiB | GPU busy % | SM MHz | power W | max C | J per epoch | images per J | MFU "
-        "(peak TFLOP/s) | first epoch s |",
-        "| --- " * 17 + "|",
-    ]
+        [
+            *("Keras", "device", "steady images/sec", f"of the published {low:,.0f}-{high:,.0f}"),
+            *("intervals: mean +- SE (jitter)", "95% interval", "peak device MiB"),
+            *("GPU busy %", "SM MHz", "power W", "max C", "J per epoch", "images per J"),
+            *("MFU (peak TFLOP/s)", "first epoch s"),
+        ],
+    )
     for backend, precision in configurations:
         record, reason = _tool(results, backend, precision)
         if reason:
-            lines.append(f"| {backend} | {precision} | {reason} |" + " |" * 14)
+            lines.append(_missing(lines, backend, precision, reason))
             continue
         row = speed_figures.of(RunRecord.from_dict(record))
         summary = record["summary"]
@@ -140,21 +139,20 @@ def speed_section(configurations, results: dict) -> list[str]:
 
 
 def fidelity_section(configurations, results: dict) -> list[str]:
-    lines = [
-        "## Timing fidelity (benchmark 2)",
-        "",
+    lines = _head(
+        "Timing fidelity (benchmark 2)",
         "Every epoch's images over the seconds the callback timed, against the same images "
         "over the worker's clock around `fit` less the test evaluations. Target: within "
         f"{FIDELITY_TARGET_PERCENT:g}%.",
-        "",
-        "| backend | precision | worker wall s | set-up s | fit s | test evaluations s | "
-        "tool images/sec | outside images/sec | difference | target met |",
-        "| --- " * 10 + "|",
-    ]
+        [
+            *("worker wall s", "set-up s", "fit s", "test evaluations s", "tool images/sec"),
+            *("outside images/sec", "difference", "target met"),
+        ],
+    )
     for backend, precision in configurations:
         record, reason = _tool(results, backend, precision)
         if reason:
-            lines.append(f"| {backend} | {precision} | {reason} |" + " |" * 7)
+            lines.append(_missing(lines, backend, precision, reason))
             continue
         wall = results[gpu_suite.key("tool", backend, precision)]["command_wall"]
         f = timing_fidelity.figures(record, wall)
@@ -170,27 +168,25 @@ def fidelity_section(configurations, results: dict) -> list[str]:
 
 def stable_section(suite, configurations, results: dict) -> list[str]:
     percents = " and ".join(f"{p:g}%" for p in REPLAY_PERCENTS)
-    lines = [
-        "## Time to a trustworthy figure (benchmark 4)",
-        "",
+    lines = _head(
+        "Time to a trustworthy figure (benchmark 4)",
         f"The `--until-stable` rule replayed at {percents} on each fixed run's own intervals "
         "(`intervals.first_stable`, the code the option runs): the steps it would have "
         "trained, and whether the fixed run's whole figure lies within the interval it "
         "would have stopped with.",
-        "",
-        "| backend | precision | fixed run: steps, images/sec | "
-        + " | ".join(
-            f"stop at {p:g}%: steps, images/sec | fixed figure within" for p in REPLAY_PERCENTS
-        )
-        + " |",
-        "| --- " * (3 + 2 * len(REPLAY_PERCENTS)) + "|",
-    ]
+        [
+            "fixed run: steps, images/sec",
+            *(
+                column
+                for p in REPLAY_PERCENTS
+                for column in (f"stop at {p:g}%: steps, images/sec", "fixed figure within")
+            ),
+        ],
+    )
     for backend, precision in configurations:
         record, reason = _tool(results, backend, precision)
         if reason:
-            lines.append(
-                f"| {backend} | {precision} | {reason} |" + " |" * 2 * len(REPLAY_PERCENTS)
-            )
+            lines.append(_missing(lines, backend, precision, reason))
             continue
         speed = record["summary"]["interval_speed"] or {}
         whole = speed.get("images_per_second_mean")
@@ -219,22 +215,19 @@ def _loops(results: dict, backend: str, precision: str) -> tuple[dict, str | Non
 
 
 def callback_section(configurations, results: dict) -> list[str]:
-    lines = [
-        "## Callback overhead (benchmark 1)",
-        "",
+    lines = _head(
+        "Callback overhead (benchmark 1)",
         "Plain `model.fit` without and with `ProfilerCallback` (the tool's interval length), "
         "alternating, in one process after an untimed compiling epoch; a clock around each "
-        f"`fit` that waits for the device. Ratio: the median of the pairs'. Target >= "
+        "`fit` that waits for the device. Ratio: the median of the pairs'. Target >= "
         f"{CALLBACK_TARGET}.",
-        "",
-        "| backend | precision | pairs (without, with) images/sec | ratio | target met |",
-        "| --- " * 5 + "|",
-    ]
+        ["pairs (without, with) images/sec", "ratio", "target met"],
+    )
     for backend, precision in configurations:
         loops, reason = _loops(results, backend, precision)
         fit = loops.get("fit")
         if not fit:
-            lines.append(f"| {backend} | {precision} | {reason or 'not measured'} | | |")
+            lines.append(_missing(lines, backend, precision, reason or "not measured"))
             continue
         pairs = "; ".join(f"{a:,.1f}, {b:,.1f}" for a, b in fit["pairs"])
         met = "yes" if fit["ratio"] >= CALLBACK_TARGET else "NO"
@@ -243,19 +236,18 @@ def callback_section(configurations, results: dict) -> list[str]:
 
 
 def harness_section(suite, configurations, results: dict) -> list[str]:
-    lines = [
-        "## Harness efficiency (benchmark 3)",
-        "",
+    lines = _head(
+        "Harness efficiency (benchmark 3)",
         "The tool's steady images/sec (stage `tool`) over the best hand-written loop's "
         "(harness_efficiency.py's, in the loops stage's process: batches on the device "
         "before timing, or NumPy batches fed per step); plain `model.fit` (without the "
         f"profiler, clock around `fit`) beside them. Target >= {HARNESS_TARGET}.",
-        "",
-        "| backend | precision | tool | plain fit | hand, on device | hand, NumPy-fed | "
-        "tool / best hand | plain fit / best hand | tool / plain fit | target met | "
-        "ms/step: tool, best hand |",
-        "| --- " * 11 + "|",
-    ]
+        [
+            *("tool", "plain fit", "hand, on device", "hand, NumPy-fed", "tool / best hand"),
+            *("plain fit / best hand", "tool / plain fit", "target met"),
+            "ms/step: tool, best hand",
+        ],
+    )
     for backend, precision in configurations:
         record, reason = _tool(results, backend, precision)
         loops, loops_reason = _loops(results, backend, precision)
@@ -274,6 +266,27 @@ def harness_section(suite, configurations, results: dict) -> list[str]:
             f"{_ms(tool, suite.batch_size)}, {_ms(best, suite.batch_size)} |"
         )
     return [*lines, ""]
+
+
+def _head(title: str, intro: str, columns: list[str]) -> list[str]:
+    """A section's heading, its words and its table's head; every table has
+    a row per configuration, named by backend and precision."""
+    columns = ["backend", "precision", *columns]
+    return [
+        f"## {title}",
+        "",
+        intro,
+        "",
+        "| " + " | ".join(columns) + " |",
+        "| --- " * len(columns) + "|",
+    ]
+
+
+def _missing(lines: list[str], backend: str, precision: str, reason: str) -> str:
+    """The row of a configuration without figures: why, then empty cells up
+    to the width of the table that ``lines`` holds."""
+    width = next(line for line in lines if line.startswith("| ---")).count("| ---")
+    return "| " + " | ".join([backend, precision, reason] + [""] * (width - 3)) + " |"
 
 
 def _ratio(a, b) -> float | None:
