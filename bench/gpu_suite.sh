@@ -9,7 +9,7 @@
 # Before the call, here:
 #   mkdir -p .whl && cp ../shared/gpu-wheels/{keras_nightly,namex,optree}-*.whl .whl/
 # then run it with carry [".whl"] and, e.g.,
-#   bash bench/gpu_suite.sh --commit <this commit> --budget-seconds 420
+#   bash bench/gpu_suite.sh --commit <this commit>   (timeout_s 600)
 # and, once $OUT came back: python bench/gpu_suite_report.py FOLDER.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)

@@ -25,20 +25,22 @@ def test_the_budget_skips_what_does_not_fit_and_keeps_every_result(tmp_path, mon
     def measure(stage):
         def fake(suite, backend, precision, left):
             clock[0] += 30.0
-            return {"error": f"{stage} {backend} failed"} if backend == "torch" else {"ran": left}
+            failed = {"error": f"{stage} {backend} failed"} if backend == "torch" else {}
+            return {"ran": left, **failed}
 
         return fake
 
     monkeypatch.setattr(gpu_suite.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(gpu_suite, "measure_tool", measure("tool"))
     monkeypatch.setattr(gpu_suite, "measure_loops", measure("loops"))
-    suite = gpu_suite.Suite(precisions=("float32",), budget_seconds=100.0)
+    suite = gpu_suite.Suite(precisions=("float32",), budget_seconds=100.0, measurement_seconds=80)
     assert gpu_suite.run(suite, tmp_path) == 1  # a measurement failed
     results = json.loads((tmp_path / "suite.json").read_text())["results"]
-    # Every tool stage before any loops stage; 60 s at least to start one.
+    # Every tool stage before any loops stage, each given what is left of the
+    # budget up to its own cap; 60 s at least to start one.
     assert results == {
-        "tool jax float32": {"ran": 100.0},
-        "tool torch float32": {"error": "tool torch failed"},
+        "tool jax float32": {"ran": 80.0, "wall": 30.0},
+        "tool torch float32": {"ran": 70.0, "wall": 30.0} | {"error": "tool torch failed"},
         "loops jax float32": {"skipped": "40 s of the budget left"},
         "loops torch float32": {"skipped": "40 s of the budget left"},
     }
