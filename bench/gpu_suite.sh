@@ -28,5 +28,5 @@ cd "$(mktemp -d)"
 if command -v nvidia-smi >/dev/null; then
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv
 fi
-python3 -c "import keras, keras_profiler.models; print('keras', keras.__version__)"
+KERAS_BACKEND=jax python3 -c "import keras, keras_profiler.models; print('keras', keras.__version__)"
 python3 "$repo/bench/gpu_suite.py" run --out "$out" "$@" 2>&1 | tee "$out/log.txt"
