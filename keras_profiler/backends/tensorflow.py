@@ -22,6 +22,7 @@ class TensorFlowBackend(Backend):
     # MirroredStrategy of several devices (keras-team/keras#19005).
     default_jit_compile = False
     peak_device_memory_label = "tf get_memory_info peak"
+    seeds_tensorflow = True  # fit from NumPy goes through tf.data here
 
     def data_parallel_default(self, gpus_present):
         return NCCL if gpus_present else "replicated"
