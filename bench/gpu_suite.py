@@ -12,9 +12,10 @@ torch, as the lent GPU machine has no TensorFlow), ResNet-50 on synthetic
   (5); MFU (6); the callback's clock against the worker's clock around
   ``fit`` (2).
 - stage ``loops``: one process that builds the model as the tool does and
-  times plain ``model.fit`` without and with ProfilerCallback, alternating
-  (1), then harness_efficiency.py's hand-written loops over the same model,
-  batches on the device and fed from NumPy (3).
+  times plain ``model.fit`` as harness_efficiency.py does (3), then fits
+  without and with ProfilerCallback, alternating (1), then
+  harness_efficiency.py's hand-written loops over the same model, batches on
+  the device and fed from NumPy (3).
 
 Every configuration's ``tool`` stage runs before any ``loops`` stage, so a
 call cut short still holds each one's headline figures. The results go to
@@ -141,8 +142,9 @@ def run(suite: Suite, out: Path) -> int:
     --out/suite.json after each; exit status 1 if any measurement failed."""
     out.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + suite.budget_seconds
-    # One compilation cache for the call: the loops stage's fit then reuses
-    # the tool's compiled jax train step (steady-state timing is unaffected).
+    # One jax compilation cache for the call: a program compiled once (the
+    # same train step in the tool and the loops stage) can be read back
+    # instead of compiled again; only first-epoch times can change.
     # Outside --out: what comes back from a lent machine is a few files only.
     os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="jax-cache-"))
     document = {
@@ -198,29 +200,14 @@ def measure_loops(suite: Suite, backend: str, precision: str, left: float) -> di
         path.write_text(json.dumps(document))
         env = launcher.child_environment(config, Path(scratch))
         command = [sys.executable, __file__, "child", str(path)]
-        try:
-            done = subprocess.run(
-                command, env=env, capture_output=True, text=True, timeout=left - 5
-            )
-            stdout, returncode, stderr = done.stdout, done.returncode, done.stderr
-        except subprocess.TimeoutExpired as expired:
-            stdout = _text(expired.stdout)
-            returncode, stderr = None, f"timed out after {left - 5:.0f} s"
+        done = harness_efficiency.run_child(command, env, left - 5)
     result = {}
-    for line in stdout.splitlines():
+    for line in done.stdout.splitlines():
         if line.startswith(MARK):
             result.update(json.loads(line[len(MARK) :]))
-    if returncode != 0:
-        result["error"] = f"exit {returncode}: {_tail(stderr)}"
+    if done.returncode != 0:
+        result["error"] = f"exit {done.returncode}: {harness_efficiency.tail(done.stderr)}"
     return result
-
-
-def _text(output) -> str:
-    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
-
-
-def _tail(text: str, lines: int = 3) -> str:
-    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])[-400:]
 
 
 def _brief(result: dict) -> str:
@@ -229,6 +216,8 @@ def _brief(result: dict) -> str:
     figures = []
     if "record" in result:
         figures.append(f"{result['record']['summary']['steady_images_per_second']:.1f} images/sec")
+    if result.get("pairs", {}).get("ratio"):
+        figures.append(f"profiler ratio {result['pairs']['ratio']:.4f}")
     for name in ("fit", *harness_efficiency.FEEDS):
         if result.get(name, {}).get("rate"):
             figures.append(f"{name} {result[name]['rate']:.1f}")
@@ -265,7 +254,11 @@ def child_main(config_path: str) -> int:
     model, _ = worker._build_model(keras, config, adapter, data)
     x_train, y = worker._training_split(config, data)
     x = input_pipeline.as_input(x_train, config.data_format)
-    _emit("fit", fit_pairs(keras, model, x, y, config, settings.epochs - 1, document["pairs"]))
+    # Plain fit as harness_efficiency.py times it (epochs 2 and later by a
+    # bare epoch clock, as the tool's steady state): the harness comparison.
+    _emit("fit", harness_efficiency.fit_loop(keras, model, x, y, settings, config))
+    # Then, compiled, fits without and with the profiler: its own cost.
+    _emit("pairs", fit_pairs(keras, model, x, y, config, settings.epochs - 1, document["pairs"]))
     b = config.global_batch_size
     batches = [(x[i : i + b], y[i : i + b]) for i in range(0, len(x), b)]
     loop = harness_efficiency.LOOPS[config.backend]
@@ -281,8 +274,8 @@ def _emit(name: str, result: dict) -> None:
 def fit_pairs(keras, model, x, y, config, epochs: int, pairs: int) -> dict:
     """``pairs`` pairs of ``model.fit`` calls of ``epochs`` epochs, without
     and with ProfilerCallback (the order alternating, so drift favours
-    neither), after one untimed epoch that compiles. Each is timed by a clock
-    around ``fit`` that waits for the device at its end."""
+    neither), on a model whose train step is compiled. Each is timed by a
+    clock around ``fit`` that waits for the device at its end."""
     from keras_profiler import ProfilerCallback
 
     batch = config.global_batch_size
@@ -292,7 +285,7 @@ def fit_pairs(keras, model, x, y, config, epochs: int, pairs: int) -> dict:
         keras.ops.convert_to_numpy(model.trainable_variables[0].value)
 
     def timed(with_profiler: bool) -> float:
-        profiler = ProfilerCallback(batch_size=batch, sync_every=config.sync_every)
+        callbacks = [ProfilerCallback(batch_size=batch, sync_every=config.sync_every)]
         start = time.perf_counter()
         model.fit(
             x,
@@ -301,13 +294,11 @@ def fit_pairs(keras, model, x, y, config, epochs: int, pairs: int) -> dict:
             epochs=epochs,
             shuffle=True,
             verbose=0,
-            callbacks=[profiler] if with_profiler else [],
+            callbacks=callbacks if with_profiler else [],
         )
         finished()
         return images / (time.perf_counter() - start)
 
-    model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
-    finished()
     rates = []
     for pair in range(pairs):
         order = (False, True) if pair % 2 == 0 else (True, False)
@@ -315,12 +306,16 @@ def fit_pairs(keras, model, x, y, config, epochs: int, pairs: int) -> dict:
         rates.append([rate[False], rate[True]])
     return {
         "pairs": rates,
-        "rate": statistics.median(r[0] for r in rates),
-        "with_profiler_rate": statistics.median(r[1] for r in rates),
-        "ratio": statistics.median(r[1] / r[0] for r in rates),
+        "ratio": pairs_ratio(rates),
         "keras": keras.__version__,
         "how": f"model.fit(x, y, epochs={epochs}, shuffle=True, verbose=0), clock around fit",
     }
+
+
+def pairs_ratio(rates: list[list[float]]) -> float:
+    """With / without, the median over the pairs of each pair's ratio (not
+    a ratio of medians: each pair ran side by side, on the same machine state)."""
+    return statistics.median(with_profiler / without for without, with_profiler in rates)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -272,22 +272,26 @@ def measure_hand(backend: str, feed: str, settings: Settings) -> dict:
         path = Path(scratch) / "config.json"
         path.write_text(json.dumps(dataclasses.asdict(settings) | {"run": config.to_dict()}))
         env = launcher.child_environment(config, Path(scratch))
-        done = _run([sys.executable, __file__, "--child", feed, str(path)], env, settings.timeout)
+        command = [sys.executable, __file__, "--child", feed, str(path)]
+        done = run_child(command, env, settings.timeout)
     lines = [line for line in done.stdout.splitlines() if line.startswith(MARK)]
     if done.returncode != 0 or not lines:
-        return {"error": f"exit {done.returncode}: {_tail(done.stderr)}"}
+        return {"error": f"exit {done.returncode}: {tail(done.stderr)}"}
     return json.loads(lines[-1][len(MARK) :])
 
 
-def _run(command: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
-    """Runs a measurement; a timeout is a failed measurement, not a crash."""
+def run_child(command: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
+    """Runs a measurement; a timeout is a failed measurement, not a crash,
+    and keeps what the child printed before it (its finished results)."""
     try:
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(command, -1, "", f"timed out after {timeout:.0f} s")
+    except subprocess.TimeoutExpired as expired:
+        printed = expired.stdout or ""
+        printed = printed.decode(errors="replace") if isinstance(printed, bytes) else printed
+        return subprocess.CompletedProcess(command, -1, printed, f"timed out after {timeout:.0f} s")
 
 
-def _tail(text: str, lines: int = 3) -> str:
+def tail(text: str, lines: int = 3) -> str:
     return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
 
 

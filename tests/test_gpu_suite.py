@@ -13,6 +13,8 @@ import pytest
 from test_report import tables
 from test_speed_report import gpu_run
 
+from keras_profiler.records import RunSummary
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import gpu_suite  # noqa: E402
@@ -66,12 +68,19 @@ def test_the_loops_stage_measures_fit_pairs_and_both_hand_loops_on_one_model():
     )  # fmt: skip
     result = gpu_suite.measure_loops(suite, "jax", "float32", left=300)
     assert "error" not in result, result
-    ((without, with_profiler),) = result["fit"]["pairs"]
+    ((without, with_profiler),) = result["pairs"]["pairs"]
     assert without > 0 and with_profiler > 0
-    assert result["fit"]["ratio"] == pytest.approx(with_profiler / without)
+    assert result["pairs"]["ratio"] == pytest.approx(with_profiler / without)
+    # Plain fit as harness_efficiency.py times it: one figure per steady epoch.
+    assert len(result["fit"]["epoch_rates"]) == 1 and result["fit"]["rate"] > 0
     for feed in ("device", "numpy"):
         assert result[feed]["rate"] > 0
         assert math.isfinite(result[feed]["mean_loss"])
+
+
+def test_the_profilers_ratio_is_the_median_of_each_pairs_own():
+    # Ratios 0.9 and 0.99; the ratio of the medians would be 144 / 150 = 0.96.
+    assert gpu_suite.pairs_ratio([[100.0, 90.0], [200.0, 198.0]]) == pytest.approx(0.945)
 
 
 def _gpu_record():
@@ -103,12 +112,10 @@ def test_the_report_gives_the_records_figures_and_says_what_is_missing(tmp_path)
             "loops jax float32": {"skipped": "10 s of the budget left"},
         },
     )
-    fit = {"pairs": [[2800.0, 2780.0], [2790.0, 2770.0]], "rate": 2795.0}
-    fit["ratio"] = (2780 / 2800 + 2770 / 2790) / 2
-    second = _write(
-        tmp_path / "second",  # a rerun of what the first call skipped
-        {"loops jax float32": {"fit": fit, "device": {"rate": 3000.0}, "numpy": {"rate": 2900.0}}},
-    )
+    rates = [[2800.0, 2780.0], [2790.0, 2770.0]]
+    loops = {"fit": {"rate": 2795.0}, "device": {"rate": 3000.0}, "numpy": {"rate": 2900.0}}
+    loops["pairs"] = {"pairs": rates, "ratio": gpu_suite.pairs_ratio(rates)}
+    second = _write(tmp_path / "second", {"loops jax float32": loops})  # fills in the skipped
     page = gpu_suite_report.markdown(*gpu_suite_report.load([first, second]))
     found = {heading.split(" (")[0]: table for heading, table in tables(page).items()}
 
@@ -142,3 +149,25 @@ def test_the_report_gives_the_records_figures_and_says_what_is_missing(tmp_path)
     assert harness["tool / plain fit"] == "0.966"
     assert harness["target met"] == "NO"
     assert "abc123" in page and "Machine: test." in page
+
+
+def test_the_stopping_rule_replayed_stops_where_the_run_would_have(tmp_path):
+    # Three epochs of 20 ten-step intervals at 27,000 and 26,471 images/sec
+    # in turn. The rule needs 50 steady intervals: epochs 1 and 2 give 37
+    # (each epoch's last and the run's first left out), so it stops after the
+    # 13th of epoch 3, as the step after it begins: 400 + 130 + 1 steps.
+    record = gpu_run(precision="float32")
+    for each in record.epochs:
+        each.interval_seconds, each.interval_steps = [0.100, 0.102] * 10, [10] * 20
+        each.steps = 200
+    record.timeline = {"setup_seconds": 4.0, "fit_seconds": 9.0}
+    record.summary = RunSummary.from_epochs(record.epochs, 10, 270)
+    suite = _write(
+        tmp_path / "run", {"tool jax float32": {"record": record.to_dict(), "command_wall": 30.0}}
+    )
+    page = gpu_suite_report.markdown(*gpu_suite_report.load([suite]))
+    stable = tables(page)["Time to a trustworthy figure (benchmark 4)"]
+    fixed, two, within_two, one, within_one = stable["jax"][1:]
+    assert fixed.startswith("600, 26,7")
+    assert two.startswith("531 (88%), 26,7") and within_two == "yes"
+    assert one.startswith("531 (88%)") and within_one == "yes"
