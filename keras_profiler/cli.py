@@ -13,7 +13,7 @@ from pathlib import Path
 from keras_profiler import backends, gpus, launcher, report
 from keras_profiler import datasets as dataset_registry
 from keras_profiler import models as model_registry
-from keras_profiler.backends import mxnet_env
+from keras_profiler.backends.mxnet import environment as mxnet_env
 from keras_profiler.config import DATA_FORMATS, LR_SCALINGS, OPTIMIZERS, PRECISIONS, RunConfig
 from keras_profiler.errors import UsageError
 

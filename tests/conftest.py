@@ -51,7 +51,7 @@ def mxnet_python() -> str:
 def run_in_mxnet(python: str, script: str, *args: str, timeout: float = 600) -> str:
     """Runs a Python ``script`` (source text) in the MXNet environment through
     the worker's bootstrap, with a private Keras home; returns its stdout."""
-    from keras_profiler.backends import mxnet_env
+    from keras_profiler.backends.mxnet import environment as mxnet_env
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "script.py"

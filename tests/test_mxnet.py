@@ -19,7 +19,7 @@ import pytest
 from conftest import run_in_mxnet
 from test_end_to_end import EASY
 
-from keras_profiler.backends import mxnet_env
+from keras_profiler.backends.mxnet import environment as mxnet_env
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +98,7 @@ def test_two_cpu_contexts_learn_with_identical_replicas(run_cli, easy_data, mxne
 ONE_STEP = """
 import json
 import numpy as np
-from keras_profiler.backends import mxnet
+from keras_profiler.backends.mxnet import adapter as mxnet
 from keras_profiler.config import RunConfig
 from keras_profiler.models import tiny
 
@@ -282,7 +282,7 @@ GAMMAS = """
 import json
 import numpy as np
 import keras
-from keras_profiler.backends import mxnet
+from keras_profiler.backends.mxnet import adapter as mxnet
 from keras_profiler.config import RunConfig
 
 config = RunConfig(backend="mxnet", model="tiny", learning_rate=0.5)

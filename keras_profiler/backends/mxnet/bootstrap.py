@@ -1,6 +1,6 @@
 """Starts a keras-profiler module inside the MXNet environment.
 
-``PYTHON mxnet_bootstrap.py MODULE ARGS...`` runs ``python -m MODULE ARGS...``
+``PYTHON bootstrap.py MODULE ARGS...`` runs ``python -m MODULE ARGS...``
 (or ``python MODULE ARGS...`` for a MODULE ending in ``.py``) with two
 differences that keras-mxnet needs, and nothing else:
 
@@ -47,8 +47,8 @@ def register_packages(packages: dict) -> None:
 
 
 def main() -> None:
-    # Python put this file's folder first on sys.path; it holds modules named
-    # mxnet.py, jax.py and torch.py that would shadow the real libraries.
+    # Python put this file's folder first on sys.path; its modules (adapter,
+    # environment, probe) are not top-level modules and must not shadow any.
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     alias_collections()

@@ -50,8 +50,8 @@ CUDA_BUILDS = (
 )
 SUPPORTED_PYTHONS = ((3, 10), (3, 11))
 COMPLETE_MARKER = "keras-profiler-env.json"
-BOOTSTRAP = Path(__file__).with_name("mxnet_bootstrap.py")
-PROBE_MODULE = "keras_profiler.backends.mxnet_probe"
+BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+PROBE_MODULE = "keras_profiler.backends.mxnet.probe"
 FIX = "or point --mxnet-python at a Python {pythons} with mxnet {mxnet} and keras-mxnet 2.2.4.3"
 
 

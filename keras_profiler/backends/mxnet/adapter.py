@@ -2,7 +2,7 @@
 
 The launcher side (checks, the interpreter, the worker's environment) runs
 under Keras 3's Python; everything from ``setup`` on runs inside the MXNet
-environment (see ``mxnet_env``), where ``import keras`` is keras-mxnet 2.2.4.3.
+environment (see ``environment``), where ``import keras`` is keras-mxnet 2.2.4.3.
 Data parallelism is keras-mxnet's own: ``compile(context=[...])`` binds one
 executor per device, splits every batch across them and sums the gradients
 in MXNet's kvstore, in one process.
@@ -10,8 +10,8 @@ in MXNet's kvstore, in one process.
 
 from __future__ import annotations
 
-from keras_profiler.backends import mxnet_env
 from keras_profiler.backends.base import SINGLE, Backend, batch_sequence, max_abs_difference
+from keras_profiler.backends.mxnet import environment as mxnet_env
 
 MULTI_CONTEXT = "multi-context"
 

@@ -1,6 +1,6 @@
 """Prints, as one JSON line, what the MXNet environment holds.
 
-Run through the bootstrap by ``mxnet_env.probe``: it succeeds only where the
+Run through the bootstrap by ``environment.probe``: it succeeds only where the
 worker itself could start (keras-profiler's packages load, mxnet and
 keras-mxnet import), and says which versions it found.
 """
