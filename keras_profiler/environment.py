@@ -14,12 +14,13 @@ from pathlib import Path
 
 import psutil
 
-from keras_profiler import gpus
+from keras_profiler import gpus, machine
 
 
 def collect() -> dict:
-    """The host's description: Python, CPU, memory, GPUs, host name, git commit."""
-    return {
+    """The host's description: Python, CPU, memory, GPUs, host name, git
+    commit, and the machine's identity (see ``machine``)."""
+    described = {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "host": socket.gethostname(),
@@ -31,6 +32,7 @@ def collect() -> dict:
         "gpu_driver": gpus.driver_version(),
         "keras_profiler_commit": git_commit(),
     }
+    return {**described, **machine.describe(described)}
 
 
 def cpu_model() -> str:

@@ -42,6 +42,17 @@ def describe() -> list[dict]:
     return result
 
 
+def uuids() -> list[str]:
+    """Each GPU's UUID (unique per board), in index order; [] without a driver."""
+    nvml = _nvml()
+    if not nvml:
+        return []
+    return [
+        _text(nvml.nvmlDeviceGetUUID(nvml.nvmlDeviceGetHandleByIndex(i)))
+        for i in range(nvml.nvmlDeviceGetCount())
+    ]
+
+
 def driver_version() -> str | None:
     nvml = _nvml()
     return _text(nvml.nvmlSystemGetDriverVersion()) if nvml else None

@@ -16,14 +16,15 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keras_profiler import intervals
+from keras_profiler import intervals, machine
 from keras_profiler.intervals import IntervalSpeed
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Version 1 records (before data parallelism) lack ``distribution`` and the
 # per-process RSS; version 2 records lack interval timings, telemetry and the
-# early stop. They read with those fields empty.
-READABLE_VERSIONS = (1, 2, 3)
+# early stop; version 3 records lack the machine identity (``machine``
+# computes one from their host and hardware). They read with those fields empty.
+READABLE_VERSIONS = (1, 2, 3, 4)
 RECORD_FILE = "record.json"
 STATUSES = ("ok", "oom", "error", "timeout")
 
@@ -256,6 +257,11 @@ class RunRecord:
     timeline: dict = field(default_factory=dict)
     error: str | None = None
     schema_version: int = SCHEMA_VERSION
+
+    @property
+    def machine_id(self) -> str:
+        """The machine the run was measured on (see ``machine``)."""
+        return machine.identity_of(self.environment)
 
     def to_dict(self) -> dict:
         result = dataclasses.asdict(self)

@@ -9,7 +9,7 @@ import sys
 import pytest
 from test_report import run as make_record
 
-from keras_profiler import records
+from keras_profiler import environment, records
 from keras_profiler.config import RunConfig
 from keras_profiler.sweep import plan, runner
 from keras_profiler.sweep.progress import Progress, clock_text
@@ -106,6 +106,7 @@ def test_a_combination_run_config_rejects_names_the_run():
 def _recorded(folder, run_id, config: RunConfig, status):
     record = make_record(run_id, config.backend, config.devices, status=status)
     record.config = config.to_dict()
+    record.environment = environment.collect()  # made here: settles here
     records.write(record, folder)
 
 
@@ -142,6 +143,7 @@ def test_records_older_than_a_field_count_with_its_default(tmp_path):
     )  # written before these fields existed
     record = make_record("r1", "jax", 1)
     record.config = old
+    record.environment = environment.collect()
     records.write(record, tmp_path)
     assert plan.pending([config], tmp_path, force=False)[0] == []
 
