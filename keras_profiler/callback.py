@@ -13,8 +13,8 @@ dispatch), and does so only while every callback overriding one declares
 ``async_safe``. This one does: its batch-end hook only counts the steps whose
 end-of-step work (Keras turning the step's logs into Python numbers) is done,
 and an interval ends only once every step in it is counted. Without that,
-under jax on a CPU the intervals early in every epoch read up to 3.5 times
-too fast: that work falls behind early in an epoch and is paid for later.
+under jax on a CPU the intervals early in every epoch read too fast: that
+work falls behind early in an epoch and is paid for later.
 """
 
 from __future__ import annotations
@@ -107,10 +107,10 @@ class ProfilerCallback(keras.callbacks.Callback):
         """Call just before ``fit``: the first epoch's clock then starts there.
 
         ``fit`` converts the data and builds its iterator before any callback
-        hook runs (0.1 to 0.4 s for 12,800 small images on a 2-core CPU),
-        and a user waits through it; counted in epoch 1, which holds the
-        compilation too and is left out of the steady state, the whole-run
-        figure matches a clock around ``fit`` (bench/timing_fidelity.py).
+        hook runs, and a user waits through it; counted in epoch 1, which
+        holds the compilation too and is left out of the steady state, the
+        whole-run figure matches a clock around ``fit``
+        (bench/results/timing-fidelity.md).
         """
         # The first epoch's telemetry covers the same span as its clock.
         if self.telemetry is not None:

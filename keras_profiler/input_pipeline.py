@@ -67,8 +67,7 @@ def crop_and_flip(
     padded = np.zeros((n, height + 2 * PAD, width + 2 * PAD, channels), images.dtype)
     padded[:, PAD:-PAD, PAD:-PAD] = images
     # One element per pixel (its channels as one opaque value): the gather
-    # then moves whole pixels (0.4 ms for 32 CIFAR-10 images here, against
-    # 0.6 ms channel by channel).
+    # then moves whole pixels, faster than channel by channel.
     pixels = padded.view(f"V{channels * images.itemsize}")[..., 0]
     rows = np.asarray(top)[:, None] + np.arange(height)  # (N, H)
     columns = np.asarray(left)[:, None] + np.arange(width)  # (N, W)

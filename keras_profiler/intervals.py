@@ -9,9 +9,9 @@ first interval holds compilation and is left out.
 
 Successive intervals are not independent: a machine drifts (clocks, other
 load, memory) over seconds, so neighbouring intervals are alike, and an
-interval from Student's t on the intervals themselves is too narrow (on a
-2-core CPU it stopped a run after 10 intervals 4% away from the whole run's
-mean). The interval here comes from batch means: consecutive intervals are
+interval from Student's t on the intervals themselves is too narrow: it
+stops a run early, far from the whole run's mean. The interval here comes
+from batch means: consecutive intervals are
 grouped into 10 to 19 batches of equal length, and Student's t is applied to
 the batches' means, which are close to independent once a batch spans more
 than the drift's memory. Below 20 intervals each batch is one interval: the
@@ -31,8 +31,9 @@ from dataclasses import asdict, dataclass
 # the compilation of the train step.
 WARMUP_INTERVALS = 1
 # Fewer steady intervals than this give no confidence interval worth stopping
-# on: 10 batches of 5 intervals. Chosen from 2,000-step CPU runs, where a stop
-# at 10 to 20 intervals missed the whole run's mean by 2.5 to 4%, at 50 by 1.2%.
+# on: 10 batches of 5 intervals. Chosen from 2,000-step CPU runs, where stops
+# after fewer intervals missed the whole run's mean by more; see
+# bench/results/time-to-stable.md for where the rule stops now.
 MIN_INTERVALS_TO_STOP = 50
 # Batch means: at least this many batches, each of len // this intervals.
 BATCHES = 10

@@ -33,6 +33,9 @@ class Backend:
     pip_requirement: str = ""  # what to install when it is missing
     # Data-parallel strategies besides "single": name -> what it does.
     strategies: dict[str, str] = {}
+    # The strategies that all-reduce gradients in buckets whose size
+    # --bucket-mb sets, each with the size in MB it takes when not given.
+    bucket_mb_defaults: dict[str, float] = {}
     default_jit_compile: bool = False
     # Runs in a Python environment of its own, built by keras-profiler (MXNet).
     own_environment: bool = False
@@ -47,8 +50,8 @@ class Backend:
 
     def default_strategy(self, devices: int, gpus_present: int) -> str:
         # A data-parallel wrapper at one device costs time and buys nothing
-        # (tf's MirroredStrategy: +14.9 ms a step on a small model, see
-        # bench/results/harness-efficiency.md), so one device trains plainly.
+        # (bench/results/harness-efficiency.md measures it per backend), so
+        # one device trains plainly.
         return SINGLE if devices == 1 else self.data_parallel_default(gpus_present)
 
     def data_parallel_default(self, gpus_present: int) -> str:
@@ -235,9 +238,9 @@ def _tensorflow_hidden():
     """Keras sees no TensorFlow meanwhile, and remembers that (its lazy
     module caches the failed import), as for a user without TensorFlow.
     Without this a jax or torch run that feeds no tf.data would import it
-    only to seed it: about 2 s of set-up and 460 MiB of host memory (seen
-    here with TensorFlow 2.21), which the run's memory peak would count
-    against its backend. A TensorFlow already imported is seeded as before."""
+    only to seed it: seconds of set-up and hundreds of MiB of host memory,
+    which the run's memory peak would count against its backend. A
+    TensorFlow already imported is seeded as before."""
     finder = _NoTensorFlow()
     sys.meta_path.insert(0, finder)
     try:

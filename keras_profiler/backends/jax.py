@@ -52,9 +52,9 @@ class JaxBackend(Backend):
         # mix of committed and uncommitted arrays among its inputs. Freshly
         # built weights and optimizer slots are uncommitted and the steps'
         # outputs committed, so without this the second epoch opened with a
-        # compilation of its own (1.3 s for a 2-layer model on this CPU),
-        # counted in the steady state. Committed first, every mix the run will
-        # see occurs in epoch 1, which is reported apart.
+        # compilation of its own, counted in the steady state. Committed
+        # first, every mix the run will see occurs in epoch 1, which is
+        # reported apart.
         model.optimizer.build(model.trainable_variables)
         for variable in [*model.variables, *model.optimizer.variables]:
             variable.assign(jax.device_put(variable.value, variable.value.sharding))

@@ -28,6 +28,7 @@ class TorchBackend(Backend):
         DDP: "one process per device, DistributedDataParallel inside model.fit, "
         "gradients all-reduced in buckets",
     }
+    bucket_mb_defaults = {DDP: DEFAULT_BUCKET_MB}
     # Keras's own default: torch.compile is opt-in.
     default_jit_compile = False
     peak_device_memory_label = "torch max_memory_allocated"
@@ -37,7 +38,7 @@ class TorchBackend(Backend):
             return (
                 "torch data parallelism runs through Keras's DistributedDataParallel support "
                 f"in model.fit, which the installed Keras lacks: pip install '{KERAS_WITH_DDP}' "
-                "(see README), or profile one device with --strategy single"
+                "(see docs/backends.md), or profile one device with --strategy single"
             )
         return None
 
