@@ -23,7 +23,7 @@ import time_to_stable
 import timing_fidelity
 
 from keras_profiler.records import RunRecord
-from keras_profiler.report import speed_figures
+from keras_profiler.report.data import speed_columns
 
 RESULTS = Path(__file__).parent / "results" / "gpu-suite.md"
 # Published ResNet-50 training throughput on one H100 (PyTorch, fp16,
@@ -115,7 +115,7 @@ def speed_section(configurations, results: dict) -> list[str]:
         if reason:
             lines.append(_missing(lines, backend, precision, reason))
             continue
-        row = speed_figures.of(RunRecord.from_dict(record))
+        row = speed_columns.of(RunRecord.from_dict(record))
         summary = record["summary"]
         rate = summary["steady_images_per_second"]
         memory = summary["peak_memory"]

@@ -3,13 +3,17 @@ by machine and accuracy curves, from hand-built records."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from test_report import PNG_MAGIC, run, spread, tables, write_all
 
 from keras_profiler import report
-from keras_profiler.report import batch_sizes, curves, machines, plots, summary
-from keras_profiler.report.cells import per_cell
-from keras_profiler.report.frame import epochs_frame, records_frame
+from keras_profiler.report import pages
+from keras_profiler.report.data.cells import per_cell
+from keras_profiler.report.data.frame import epochs_frame, records_frame
+from keras_profiler.report.pages import accuracy, batch_sizes, machines, models
+from keras_profiler.report.parts import figures
 
 H100 = "NVIDIA H100 80GB HBM3 (driver 550.54)"
 CPU = "Test CPU (2 cores)"
@@ -131,7 +135,7 @@ def test_model_summary_formats_the_recorded_figures_and_na_for_old_records():
         run("d", "torch", 1, model="vgg16", status="oom"),
         run("e", "jax", 2, images=640),  # 2 devices: not in the 1-device columns
     ]
-    page = render(summary, runs)["models.md"]
+    page = render(models, runs)["models.md"]
 
     table = only(page, "Models")
     assert table["columns"] == [
@@ -155,7 +159,7 @@ def test_model_summary_gives_one_images_per_second_table_per_setup():
         run("c", "jax", 1, batch_size=32, dataset="synthetic", steady=1.0),
         on_gpu(run("d", "jax", 1, batch_size=32, steady=0.5)),
     ]
-    page = render(summary, runs)["models.md"]
+    page = render(models, runs)["models.md"]
 
     assert "images/sec" not in " ".join(only(page, "Models")["columns"])
     real = only(page, f"{CPU}, real data, float32, batch size 32")
@@ -173,13 +177,13 @@ def test_feature_memory_that_differs_by_precision_names_each():
         with_figures(run("a", "jax", 1), activations=100 * 2**20),
         with_figures(run("b", "jax", 1, precision="mixed_bfloat16"), activations=50 * 2**20),
     ]
-    table = only(render(summary, runs)["models.md"], "Models")
+    table = only(render(models, runs)["models.md"], "Models")
     assert table["resnet50"][3] == "100 (float32) / 50.0 (mixed_bfloat16)"
     assert table["resnet50"][2] == "98.0"  # the same under both: said once
 
 
 def test_no_model_summary_without_records():
-    assert render(summary, []) == {}
+    assert render(models, []) == {}
 
 
 # Images/sec by machine.
@@ -252,8 +256,8 @@ def curve_runs():
 
 
 def test_accuracy_curves_png_is_linked_and_byte_identical():
-    files = render(curves, curve_runs())
-    again = render(curves, curve_runs())
+    files = render(accuracy, curve_runs())
+    again = render(accuracy, curve_runs())
 
     page = files["accuracy.md"]
     (name,) = [name for name in files if name.endswith(".png")]
@@ -268,16 +272,16 @@ def test_accuracy_curves_png_is_linked_and_byte_identical():
 
 def test_a_failed_repeat_1_leaves_the_curve_to_the_next_ok_repeat():
     runs = [run("z1", "jax", 1, status="oom"), run("a2", "jax", 1, repeat=2)]
-    assert "record `a2`" in render(curves, runs)["accuracy.md"]
+    assert "record `a2`" in render(accuracy, runs)["accuracy.md"]
 
 
 def test_no_curves_for_synthetic_data_or_a_single_epoch():
     synthetic = [run("a", "jax", 1, dataset="synthetic"), run("b", "torch", 1, dataset="synthetic")]
-    assert render(curves, synthetic) == {}
+    assert render(accuracy, synthetic) == {}
     single = run("c", "jax", 1, epochs=1)
     single.epochs = single.epochs[:1]
-    assert render(curves, [single]) == {}
-    assert render(curves, [run("d", "jax", 1, status="oom")]) == {}
+    assert render(accuracy, [single]) == {}
+    assert render(accuracy, [run("d", "jax", 1, status="oom")]) == {}
 
 
 # Every summary page.
@@ -294,8 +298,8 @@ def test_a_failed_repeat_is_counted_in_the_summary_tables():
     assert speed["resnet50"] == ["160.00 (1 of 2 ok)", "320.00"]
     by_machine = only(render(machines, runs)["machines.md"], "real-single-1device")
     assert by_machine["resnet50"] == ["640.00", "160.00 (1 of 2 ok)"]
-    models = render(summary, runs)["models.md"]
-    assert only(models, f"{CPU}, real data, float32, batch size 16")["resnet50"] == [
+    summary = render(models, runs)["models.md"]
+    assert only(summary, f"{CPU}, real data, float32, batch size 16")["resnet50"] == [
         "32 x 32",
         "160.00 (1 of 2 ok)",
     ]
@@ -305,15 +309,17 @@ def test_a_failed_repeat_is_counted_in_the_summary_tables():
 
 
 def every_page_runs():
-    """Records that give each page of report.PAGES something to show."""
+    """Records that give each registered page something to show."""
     return [*batch_runs(), on_gpu(run("g", "jax", 1, batch_size=32))]
 
 
-@pytest.mark.parametrize("module", report.PAGES, ids=lambda module: module.__name__)
+@pytest.mark.parametrize("module", pages.registered(), ids=lambda module: module.__name__)
 def test_each_page_marks_its_own_files_and_describes_them(module):
     from test_speed_report import gpu_run  # a run timed in intervals, for speed.md
 
-    files = render(module, [*every_page_runs(), gpu_run("s")])
+    runs = [*every_page_runs(), gpu_run("s")]
+    files = render(module, runs)
+    cells = per_cell(records_frame(runs))
 
     assert files
     for name, content in files.items():
@@ -321,9 +327,9 @@ def test_each_page_marks_its_own_files_and_describes_them(module):
             assert content.startswith(report.GENERATED_MARK + "\n")
             assert content.count(report.GENERATED_MARK) == 1
         elif name.endswith(".png"):
-            assert plots.is_ours(content)
+            assert figures.is_ours(content)
         if not name.endswith(".png"):
-            assert module.DESCRIPTIONS[name]
+            assert pages.description(module, name, cells)
 
 
 def test_pages_are_written_and_indexed_by_report_generate(tmp_path):
@@ -343,7 +349,33 @@ def test_pages_are_written_and_indexed_by_report_generate(tmp_path):
     for path in (tmp_path / "reports").glob("*.md"):
         text = path.read_text()
         assert text.startswith(report.GENERATED_MARK) and text.count(report.GENERATED_MARK) == 1
-    pages = [(name, text) for module in report.PAGES for name, text in module.DESCRIPTIONS.items()]
-    for name, description in pages:
-        if name in written:
-            assert f"| [{name}]({name}) | {description} |" in index
+    cells = per_cell(records_frame(runs))
+    for module in pages.registered():
+        for name in module.page(records_frame(runs), cells, epochs_frame(runs)):
+            if not name.endswith(".png"):
+                description = pages.description(module, name, cells)
+                assert f"| [{name}]({name}) | {description} |" in index
+
+
+def test_a_page_module_added_to_the_pages_package_is_written_and_indexed(tmp_path, monkeypatch):
+    # A new page is one module in keras_profiler/report/pages/ and nothing
+    # else: here one in a folder added to the package's search path.
+    (tmp_path / "runs_counted.py").write_text(
+        "from keras_profiler.report.parts.marks import markdown\n"
+        "PAGE = 'runs-counted.md'\n"
+        "POSITION = 15\n"
+        "DESCRIPTIONS = {PAGE: 'how many records there are'}\n"
+        "def page(frame, cells, epochs):\n"
+        "    return {PAGE: markdown([f'# {len(frame)} records'])}\n"
+    )
+    monkeypatch.setattr(pages, "__path__", [*pages.__path__, str(tmp_path)])
+    monkeypatch.delitem(sys.modules, "keras_profiler.report.pages.runs_counted", raising=False)
+    files = report.render(records_frame([run("a", "jax", 1)]), [])
+
+    assert files["runs-counted.md"] == f"{report.GENERATED_MARK}\n# 1 records\n"
+    index = files["README.md"]
+    assert "| [runs-counted.md](runs-counted.md) | how many records there are |" in index
+    # Listed by POSITION: after the model page (10), before scaling.md (20).
+    assert index.index("(resnet50.md)") < index.index("(runs-counted.md)")
+    assert index.index("(runs-counted.md)") < index.index("(scaling.md)")
+    monkeypatch.delitem(sys.modules, "keras_profiler.report.pages.runs_counted")

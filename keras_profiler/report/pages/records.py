@@ -16,11 +16,13 @@ import json
 
 import pandas as pd
 
-from keras_profiler.report.frame import DOCUMENT
+from keras_profiler.report.data.frame import DOCUMENT
 
 CSV = "records.csv"
 JSONL = "records.jsonl"
 FILES = (CSV, JSONL)
+# Where the index lists it (pages.registered).
+POSITION = 30
 # What the index says of each file.
 DESCRIPTIONS = {
     CSV: "every record as one row of the report's records frame (settings, figures, units "

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from keras_profiler.report.backend_tables import column_name
-from keras_profiler.report.cells import figure_text
-from keras_profiler.report.series import Series
+from keras_profiler.report.data.cells import figure_text
+from keras_profiler.report.data.series import Series
+from keras_profiler.report.parts.backend_tables import column_name
 
 HEADING = "### Images/sec by backend and device count"
 

@@ -1,31 +1,18 @@
-"""Scaling plots: steady-state images/sec against device count, one line per
-series, with each series' ideal (linear) scaling dashed beside it, and error
-bars of one standard deviation where a cell has several ok repeats.
-
-The same records give byte-identical PNGs: fixed size and dpi, no software
-stamp, no timestamp; a text chunk marks the file as ours, so that a stale plot
-can be told apart from a user's own PNG before it is removed.
+"""The model pages' scaling plot: steady-state images/sec against device
+count, one line per series, with each series' ideal (linear) scaling dashed
+beside it, and error bars of one standard deviation where a cell has several
+ok repeats. Drawn with the shared figure helper (``figures``).
 """
 
 from __future__ import annotations
 
-import io
-
-from keras_profiler.report.marks import PNG_MARK
-from keras_profiler.report.series import Series
-
-_DPI = 100
-_SIZE_INCHES = (8.0, 5.0)
+from keras_profiler.report.data.series import Series
+from keras_profiler.report.parts.figures import COLOURS, new_figure, to_png
 
 
 def file_name(model_file: str, setup_number: int) -> str:
     """The plot of setup ``setup_number`` of a model page (``model_file``.md)."""
     return f"{model_file}-scaling-{setup_number}.png"
-
-
-def is_ours(data: bytes) -> bool:
-    """Whether a PNG in the reports folder is a plot this tool wrote."""
-    return PNG_MARK.encode() in data
 
 
 def worth_plotting(series: list[Series]) -> bool:
@@ -54,33 +41,6 @@ def scaling_png(series: list[Series], title: str, batch_size: int) -> bytes:
         _draw(axes, each.label, rates, COLOURS[index % len(COLOURS)], each.ok_stdevs())
     _decorate(axes, sorted(ticks), title, batch_size)
     return to_png(figure)
-
-
-# matplotlib's tab10: ten colours told apart at a glance.
-COLOURS = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-]  # fmt: skip
-
-
-def new_figure(size_inches: tuple[float, float] = _SIZE_INCHES):
-    """A matplotlib Figure of its own, not pyplot's: no global state, nothing
-    left open. Imported here so that reading records never needs matplotlib,
-    and with the Agg canvas so that it draws on machines without a display."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=size_inches, dpi=_DPI)
-
-
-def to_png(figure) -> bytes:
-    """The figure as PNG bytes, the same for the same drawing: no software
-    stamp, no timestamp, and the mark that says the file is ours."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None, "Comment": PNG_MARK})
-    return buffer.getvalue()
 
 
 def _draw(axes, label: str, rates: dict[int, float], colour, stdevs: dict[int, float]) -> None:

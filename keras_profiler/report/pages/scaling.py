@@ -15,16 +15,18 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from keras_profiler.report import series
-from keras_profiler.report.cells import CELL_KEYS, figure_text, given, groups
-from keras_profiler.report.frame import COMPUTE_COLUMNS, SETUP_COLUMNS
-from keras_profiler.report.marks import markdown
-from keras_profiler.report.setups import DATA_IN_HEADINGS, device_count, hardware
+from keras_profiler.report.data import series
+from keras_profiler.report.data.cells import CELL_KEYS, figure_text, given, groups
+from keras_profiler.report.data.frame import COMPUTE_COLUMNS, SETUP_COLUMNS
+from keras_profiler.report.parts.marks import markdown
+from keras_profiler.report.parts.setups import DATA_IN_HEADINGS, device_count, hardware
 
-FILE = "scaling.md"
+PAGE = "scaling.md"
+# Where the index lists it (pages.registered).
+POSITION = 20
 # What the index says of the page.
 DESCRIPTIONS = {
-    FILE: "steady images/sec by device count for every backend and strategy, beside a plain "
+    PAGE: "steady images/sec by device count for every backend and strategy, beside a plain "
     "single-device baseline, one table per hardware, data kind and precision, as in the "
     "reference scaling-by-method-and-network table (mean +- stdev over repeats)"
 }
@@ -81,7 +83,7 @@ def page(frame: pd.DataFrame, cells: pd.DataFrame, epochs: pd.DataFrame) -> dict
             "",
             *_table(table),
         ]
-    return {FILE: markdown(lines)}
+    return {PAGE: markdown(lines)}
 
 
 @dataclass

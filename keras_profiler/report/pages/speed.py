@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from keras_profiler.report.cells import given
-from keras_profiler.report.marks import markdown
+from keras_profiler.report.data.cells import given
+from keras_profiler.report.parts.marks import markdown
 
 PAGE = "speed.md"
+# Where the index lists it (pages.registered).
+POSITION = 80
 DESCRIPTIONS = {
     PAGE: "each run's steady speed with its 95% interval and jitter, GPU telemetry, "
     "energy (images per joule) and MFU"

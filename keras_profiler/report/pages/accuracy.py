@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from keras_profiler.report import plots, series
-from keras_profiler.report.cells import FAILED, given, groups
-from keras_profiler.report.frame import SETUP_COLUMNS
-from keras_profiler.report.marks import file_stem, markdown
-from keras_profiler.report.setups import DATA_IN_HEADINGS, device_count, settings_line
+from keras_profiler.report.data import series
+from keras_profiler.report.data.cells import FAILED, given, groups
+from keras_profiler.report.data.frame import SETUP_COLUMNS
+from keras_profiler.report.parts import figures
+from keras_profiler.report.parts.marks import file_stem, markdown
+from keras_profiler.report.parts.setups import DATA_IN_HEADINGS, device_count, settings_line
 
 PAGE = "accuracy.md"
+# Where the index lists it (pages.registered).
+POSITION = 70
 DESCRIPTIONS = {PAGE: "train and test accuracy by epoch, backends on the same axes (real data)"}
 
 
@@ -73,11 +76,11 @@ def _curve(cell: pd.Series, frame: pd.DataFrame, epochs: pd.DataFrame) -> tuple:
 
 def accuracy_png(curves: list[tuple], title: str) -> bytes:
     """Train (solid) and test (dashed) accuracy by epoch, a colour per series."""
-    figure = plots.new_figure()
+    figure = figures.new_figure()
     axes = figure.add_subplot()
     ticks: set[int] = set()
     for index, (each, (run_id, points)) in enumerate(curves):
-        colour = plots.COLOURS[index % len(plots.COLOURS)]
+        colour = figures.COLOURS[index % len(figures.COLOURS)]
         if run_id is None:  # a legend entry, so that the failure shows on the plot too
             status = each.runs.iloc[0]["status"]
             axes.plot([], [], color=colour, label=f"{each.label}: {FAILED[status]}")
@@ -103,7 +106,7 @@ def accuracy_png(curves: list[tuple], title: str) -> bytes:
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=8, loc="best")
     figure.tight_layout()
-    return plots.to_png(figure)
+    return figures.to_png(figure)
 
 
 def _caption(each: series.Series, run_id: str | None, points: pd.DataFrame) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from keras_profiler.report.cells import given
+from keras_profiler.report.data.cells import given
 
 # The data axis of the tf_cnn_benchmarks tables, in words.
 DATA_KINDS = {

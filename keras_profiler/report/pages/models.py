@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from keras_profiler.report import series
-from keras_profiler.report.cells import NOT_RUN, figure_text, given, groups
-from keras_profiler.report.frame import SETUP_COLUMNS
-from keras_profiler.report.marks import markdown
-from keras_profiler.report.setups import DATA_IN_HEADINGS, settings_line
+from keras_profiler.report.data import series
+from keras_profiler.report.data.cells import NOT_RUN, figure_text, given, groups
+from keras_profiler.report.data.frame import SETUP_COLUMNS
+from keras_profiler.report.parts.marks import markdown
+from keras_profiler.report.parts.setups import DATA_IN_HEADINGS, settings_line
 
 PAGE = "models.md"
+# Where the index lists it (pages.registered).
+POSITION = 40
 DESCRIPTIONS = {
     PAGE: "model summary: input size, parameters, parameter and feature memory, "
     "multiply-adds per image; images/sec per backend on 1 device"

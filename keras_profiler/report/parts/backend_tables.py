@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from keras_profiler.report.cells import ACCURACY, FAILED, figure_text, given, repeats_text
+from keras_profiler.report.data.cells import ACCURACY, FAILED, figure_text, given, repeats_text
 
 # (row label, column, format); a row shows only where some cell has a figure.
 FIGURE_ROWS = [

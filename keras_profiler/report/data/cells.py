@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from keras_profiler.report.frame import (
+from keras_profiler.report.data.frame import (
     MEMORY_FIGURES,
     SETUP_COLUMNS,
     SUMMARY_FIGURES,

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from keras_profiler.report import plots
-from keras_profiler.report.backend_tables import memory_source
-from keras_profiler.report.cells import CELL_KEYS, FAILED, NOT_RUN, SPEED, groups, model_table
-from keras_profiler.report.marks import markdown
-from keras_profiler.report.series import describe
-from keras_profiler.report.setups import DATA_IN_HEADINGS, device_count, hardware, settings
+from keras_profiler.report.data.cells import CELL_KEYS, FAILED, NOT_RUN, SPEED, groups, model_table
+from keras_profiler.report.data.series import describe
+from keras_profiler.report.parts import figures
+from keras_profiler.report.parts.backend_tables import memory_source
+from keras_profiler.report.parts.marks import markdown
+from keras_profiler.report.parts.setups import DATA_IN_HEADINGS, device_count, hardware, settings
 
 PAGE = "batch-sizes.md"
+# Where the index lists it (pages.registered).
+POSITION = 50
 DESCRIPTIONS = {
     PAGE: "speed and peak memory of each model by per-device batch size, out-of-memory cells "
     "named; a memory plot per configuration"
@@ -110,12 +112,12 @@ def _sizes(cells: pd.DataFrame) -> list[int]:
 def memory_png(cells: pd.DataFrame, column: str, label: str, title: str) -> bytes:
     """Peak memory against batch size, one line per model; a run out of
     memory is an 'x' at the top of the plot in its model's colour."""
-    figure = plots.new_figure()
+    figure = figures.new_figure()
     axes = figure.add_subplot()
     sizes = _sizes(cells)
     top = 0.0
     for index, model in enumerate(sorted(cells["model"].unique())):
-        colour = plots.COLOURS[index % len(plots.COLOURS)]
+        colour = figures.COLOURS[index % len(figures.COLOURS)]
         runs = cells[cells["model"] == model].sort_values("batch_size")
         ok = runs[(runs["status"] == "ok") & runs[column].notna()]
         top = max([top, *ok[column]])
@@ -156,4 +158,4 @@ def memory_png(cells: pd.DataFrame, column: str, label: str, title: str) -> byte
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=8, loc="upper left")
     figure.tight_layout()
-    return plots.to_png(figure)
+    return figures.to_png(figure)

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from keras_profiler.report.cells import CELL_KEYS, NOT_RUN, SPEED, groups, model_table
-from keras_profiler.report.marks import markdown
-from keras_profiler.report.series import describe
-from keras_profiler.report.setups import device_count, settings_line
+from keras_profiler.report.data.cells import CELL_KEYS, NOT_RUN, SPEED, groups, model_table
+from keras_profiler.report.data.series import describe
+from keras_profiler.report.parts.marks import markdown
+from keras_profiler.report.parts.setups import device_count, settings_line
 
 PAGE = "machines.md"
+# Where the index lists it (pages.registered).
+POSITION = 60
 DESCRIPTIONS = {PAGE: "images/sec by machine: model x machine tables, one per configuration"}
 # A table's cells share everything but the model (rows) and the machine
 # (columns); CPU and GPU machines may sit side by side.

@@ -8,7 +8,7 @@ import pandas as pd
 
 from keras_profiler.config import data_kind
 from keras_profiler.records import RunRecord
-from keras_profiler.report import speed_figures
+from keras_profiler.report.data import speed_columns
 
 # The settings that make two runs comparable: runs differing in any of these
 # are never put in the same table.
@@ -86,8 +86,8 @@ def _row(record: RunRecord) -> dict:
         row.update({name: getattr(summary, name) for name in SUMMARY_FIGURES})
         # A run --until-stable ended in its first epoch has its speed from
         # its steady intervals alone; its setup (until_stable) says so.
-        row["steady_images_per_second"] = speed_figures.headline_speed(summary)
-    row.update(speed_figures.of(record))
+        row["steady_images_per_second"] = speed_columns.headline_speed(summary)
+    row.update(speed_columns.of(record))
     row[DOCUMENT] = json.dumps(record.to_dict(), sort_keys=True)
     if memory:
         per_device = memory.device_peak_mib
@@ -190,7 +190,7 @@ _COLUMNS = [
     *SUMMARY_FIGURES,
     *MEMORY_FIGURES,
     "device_peak_source",
-    *[c for c in speed_figures.COLUMNS if c not in SETUP_COLUMNS],
+    *[c for c in speed_columns.COLUMNS if c not in SETUP_COLUMNS],
     DOCUMENT,
 ]
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from keras_profiler.report.cells import given, groups
-from keras_profiler.report.frame import TABLE_COLUMNS
+from keras_profiler.report.data.cells import given, groups
+from keras_profiler.report.data.frame import TABLE_COLUMNS
 
 # What each strategy name means, in the words of the reference tables.
 STRATEGIES = {
