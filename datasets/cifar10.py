@@ -37,6 +37,12 @@ LABEL_NAMES = (
 )  # fmt: skip
 NUM_CLASSES = len(LABEL_NAMES)
 IMAGE_SHAPE = (32, 32, 3)
+TRAIN_SIZE = 50_000
+TEST_SIZE = 10_000
+# The facts the rest of the tool asks (see the registry, datasets/__init__.py).
+DESCRIPTION = "CIFAR-10, the standard python archive, downloaded when absent"
+SYNTHETIC = False  # real images: accuracy means something, distortions apply
+GENERATED = False  # read from files in --data-dir, downloaded there if allowed
 ROW_SIZE = 32 * 32 * 3
 SYNTHETIC_HINT = "or use --dataset synthetic"
 
@@ -102,6 +108,19 @@ def load(
         synthetic=False,
         source=str(source),
     )
+
+
+def image_shape(image_size: int | None) -> tuple[int, int, int]:
+    """The shape of one image as loaded: always 32x32x3 (a larger
+    ``image_size`` is reached by upscaling on the device)."""
+    del image_size
+    return IMAGE_SHAPE
+
+
+def default_test_samples(image_size: int | None) -> int | None:
+    """The test images a run evaluates without --test-samples: all of them."""
+    del image_size
+    return None
 
 
 def _check_count(what: str, count: int | None) -> None:

@@ -26,6 +26,13 @@ TEST_SIZE = 10_000
 TEST_SIZE_ABOVE_32 = 1_000
 IMAGE_SHAPE = (32, 32, 3)  # the default, CIFAR-10's
 NUM_CLASSES = 10
+# The facts the rest of the tool asks (see the registry, datasets/__init__.py).
+DESCRIPTION = (
+    "seeded random images of CIFAR-10's shapes, or of --image-size: speed only, "
+    "accuracy means nothing"
+)
+SYNTHETIC = True  # noise: nothing to learn, no distortions
+GENERATED = True  # drawn in memory at --image-size: no files, no download
 
 
 def load(
@@ -78,6 +85,14 @@ def image_shape(image_size: int | None) -> tuple[int, int, int]:
             f"image_size must be a positive number of pixels or None, not {image_size}"
         )
     return image_size, image_size, IMAGE_SHAPE[2]
+
+
+def default_test_samples(image_size: int | None) -> int | None:
+    """The test images a run evaluates without --test-samples: all 10,000,
+    or ``TEST_SIZE_ABOVE_32`` when drawn larger than 32x32."""
+    if image_size is not None and image_size > IMAGE_SHAPE[0]:
+        return TEST_SIZE_ABOVE_32
+    return None
 
 
 def _count(what: str, count: int | None, default: int) -> int:

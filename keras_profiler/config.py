@@ -1,4 +1,9 @@
-"""RunConfig: what one measured run trains, validated before anything starts."""
+"""RunConfig: what one measured run trains, validated before anything starts.
+
+Each field the command line sets is declared here once, with its option
+(flag, help, parsing: see ``options``); the run command's parser, the sweep's
+overrides and docs/options.md are derived from these declarations.
+"""
 
 from __future__ import annotations
 
@@ -10,117 +15,231 @@ from dataclasses import dataclass
 from keras_profiler import backends, gpus
 from keras_profiler import datasets as dataset_registry
 from keras_profiler import models as model_registry
+from keras_profiler.options import flag_of, on_off, option
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 OPTIMIZERS = ("sgd", "adam")
 LR_SCALINGS = ("fixed", "linear")
 DATA_FORMATS = ("channels_last", "channels_first")
 
-# Fields whose command-line flag is not --<field-with-dashes>.
-_FLAGS = {"devices": "--gpus"}
-
 
 def data_kind(dataset: str, distortions: bool) -> str:
     """'synthetic', 'real' or 'real, distorted', from a run's dataset and
     --distortions (records written before --distortions hold none: False)."""
-    if dataset == "synthetic":
+    if dataset_registry.is_synthetic(dataset):
         return "synthetic"
     return "real, distorted" if distortions else "real"
 
 
 def flag(field: str) -> str:
     """The command-line flag that sets ``field``, for error messages."""
-    return _FLAGS.get(field, "--" + field.replace("_", "-"))
+    return flag_of(_FIELDS[field])
+
+
+def _model_help() -> str:
+    return (
+        f"{', '.join(model_registry.available())}, or path/to/file.py:function, a builder "
+        "function(input_shape, num_classes) returning a Keras model"
+    )
+
+
+def _dataset_help() -> str:
+    return "; ".join(
+        f"{name}: {dataset_registry.get(name).DESCRIPTION}" for name in dataset_registry.available()
+    )
+
+
+def _data_dir_help() -> str:
+    read = [n for n in dataset_registry.available() if not dataset_registry.get(n).GENERATED]
+    return f"where the datasets read from files ({', '.join(read)}) are looked up and downloaded"
+
+
+def _strategy_help() -> str:
+    each = "; ".join(f"{b}: {', '.join(n)}" for b, n in backends.strategies_by_backend().items())
+    return (
+        f"how devices share the work: {each}. Default: single (a plain fit, no distribution) "
+        "on one device, the backend's data-parallel one (the first listed) on several; named, "
+        "a data-parallel strategy runs on one device too"
+    )
+
+
+def _bucketed() -> dict[str, float]:
+    """'backend strategy' -> its default bucket size, over every backend."""
+    return {
+        f"{name} {strategy}": mb
+        for name in backends.NAMES
+        for strategy, mb in backends.get(name).bucket_mb_defaults.items()
+    }
+
+
+def _bucket_help() -> str:
+    defaults = ", ".join(f"{which} {mb:g}" for which, mb in _bucketed().items())
+    return (
+        "the all-reduce's gradient bucket size, for the strategies that bucket gradients; "
+        f"default: their own ({defaults})"
+    )
+
+
+def _by_backend(attribute: str) -> dict:
+    """Backend names grouped by the value of one of their adapters' attributes."""
+    groups: dict = {}
+    for name in backends.NAMES:
+        groups.setdefault(getattr(backends.get(name), attribute), []).append(name)
+    return groups
+
+
+def _jit_help() -> str:
+    groups = _by_backend("default_jit_compile")
+    each = "; ".join(
+        f"{'on' if value else 'off'} for {', '.join(names)}" for value, names in groups.items()
+    )
+    return (
+        f"compile the train step (XLA; torch.compile under torch); default: the backend's: {each}"
+    )
+
+
+def _data_format_help() -> str:
+    each = "; ".join(
+        f"{value} for {', '.join(n)}" for value, n in _by_backend("default_data_format").items()
+    )
+    return f"the layout every layer computes in; default: the backend's: {each}"
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """One measured run: a backend trains a model on a dataset on N devices.
 
-    Attributes:
-        backend: Keras backend (see ``backends.NAMES``).
-        model: registered model name, or ``path/to/file.py:function``.
-        dataset: registered dataset name.
-        devices: number of devices trained on, data parallel.
-        batch_size: images per device per step; the global batch is
-            ``batch_size * devices``, as in the reference tables.
-        epochs: training epochs; the first is reported apart (compilation).
-        steps_per_epoch: optional cap: each epoch trains on the first
-            ``steps_per_epoch * global batch`` training images, reshuffled.
-        seed: seeds Python, NumPy and the backend; same seed, same weights.
-        precision: Keras dtype policy.
-        optimizer: ``sgd`` (momentum 0.9) or ``adam``.
-        learning_rate: the optimizer's learning rate.
-        train_samples: optional cap on the training split (first N images).
-        test_samples: optional cap on the test split (first N images);
-            synthetic data at an image_size above 32 defaults to 1,000.
-        image_size: side the model sees; None: the model's default, else
-            the dataset's own. Synthetic data is drawn at this size; real
-            data smaller than it is upscaled on the device.
-        data_dir: where datasets are looked up and downloaded.
-        allow_download: whether a missing dataset may be downloaded.
-        timeout_seconds: the run is stopped and recorded as a timeout after this.
-        strategy: how the devices share the work (see ``backends``); None
-            takes ``single`` on one device (a plain fit, what a one-GPU user
-            runs) and the backend's data-parallel default on several.
-        bucket_mb: DDP gradient bucket size (torch's ddp only); None takes
-            PyTorch's default there.
-        lr_scaling: ``fixed`` keeps ``learning_rate`` whatever the device
-            count; ``linear`` multiplies it by the device count.
-        jit_compile: compile the train step (XLA, or torch.compile); None
-            takes the backend's default, the same at every device count.
-        data_format: ``channels_last`` (N, H, W, C) or ``channels_first``
-            (N, C, H, W), the layout every layer computes in; None takes the
-            backend's default (channels_first for MXNet, whose kernels are
-            NCHW, channels_last elsewhere).
-        distortions: random crop and horizontal flip of each training image
-            on the input path, as tf_cnn_benchmarks' ``--distortions`` runs;
-            real data only.
-        repeat: which repetition of the same configuration this run is (1 to
-            K); repeats share the seed, so they differ only in timing noise,
-            which the reports give as a standard deviation.
-        steps_per_execution: training steps per call of Keras's compiled
-            train function (``model.compile(steps_per_execution=N)``): fewer
-            trips through Python per step. Callbacks then see one batch per
-            call, so ``sync_every`` must be a multiple of it.
-        sync_every: k, the steps per timed interval: the device is waited for
-            every k steps (never every step), and the intervals' speeds give
-            the steady figure's standard error and 95% confidence interval.
-        until_stable: a percentage; when given, training stops as soon as
-            the 95% interval's half-width is under it (a speed-only run: no
-            test evaluation).
-        peak_tflops: the device's peak TFLOP/s for MFU, where the table of
-            known devices lacks it or should be overridden.
+    Each field's meaning is the help of its option (``python -m
+    keras_profiler --help``, docs/options.md). Values left None are filled in
+    at construction (the backend's strategy, bucket size, jit setting and
+    data format; the dataset's test split), so that every record states what
+    it ran with. ``repeat``, which only sweeps set, is which repetition of the
+    same configuration this run is (1 to K); repeats share the seed, so they
+    differ only in timing noise.
+
+    Example:
+
+        config = RunConfig(backend="jax", model="tiny", dataset="synthetic", devices=2)
+        config.strategy, config.global_batch_size  # ('data-parallel', 64)
     """
 
-    backend: str
-    model: str
-    dataset: str = "cifar10"
-    devices: int = 1
-    batch_size: int = 32
-    epochs: int = 10
-    steps_per_epoch: int | None = None
-    seed: int = 1337
-    precision: str = "float32"
-    optimizer: str = "sgd"
-    learning_rate: float = 0.01
-    train_samples: int | None = None
-    test_samples: int | None = None
-    image_size: int | None = None
-    data_dir: str = "~/.cache/keras-profiler/datasets"
-    allow_download: bool = True
-    timeout_seconds: float | None = None
-    strategy: str | None = None
-    bucket_mb: float | None = None
-    lr_scaling: str = "fixed"
-    jit_compile: bool | None = None
-    data_format: str | None = None
-    distortions: bool = False
+    backend: str = option(
+        help=f"Keras backend, or several separated by commas, each run in turn: "
+        f"{', '.join(backends.NAMES)}",
+        required=True,
+    )
+    model: str = option(help=_model_help, required=True)
+    dataset: str = option(
+        dataset_registry.DEFAULT, _dataset_help, choices=dataset_registry.available
+    )
+    devices: int = option(
+        1,
+        "devices to train on, data parallel: GPUs where the machine has them, else N virtual "
+        "devices carved out of the CPU (the multi-device code path, not a speedup)",
+        flag="--gpus",
+        metavar="N",
+        parse=int,
+    )
+    batch_size: int = option(
+        32,
+        "images per device per step; the global batch is N x devices, as in the reference tables",
+        metavar="N",
+        parse=int,
+    )
+    epochs: int = option(
+        10,
+        "epochs; the first (compilation, warm-up) is reported apart from the steady state",
+        metavar="N",
+        parse=int,
+    )
+    steps_per_epoch: int | None = option(
+        None,
+        "cap each epoch at N steps: train on the first N x global-batch images, reshuffled",
+        metavar="N",
+        parse=int,
+    )
+    seed: int = option(
+        1337, "seed for weights, data order and synthetic data", metavar="N", parse=int
+    )
+    precision: str = option("float32", "the Keras dtype policy", choices=PRECISIONS)
+    optimizer: str = option("sgd", "sgd (momentum 0.9) or adam", choices=OPTIMIZERS)
+    learning_rate: float = option(
+        0.01, "the optimizer's learning rate (before --lr-scaling)", metavar="LR", parse=float
+    )
+    train_samples: int | None = option(
+        None, "use the first N training images", metavar="N", parse=int
+    )
+    test_samples: int | None = option(None, "use the first N test images", metavar="N", parse=int)
+    image_size: int | None = option(
+        None,
+        "the side of the square images the model sees (at least 32); default: the model's own "
+        "(299 for inception_v3), else the data's 32. Generated data (synthetic) is drawn at "
+        "this size (its test split then defaults to the first 1000 images); data read from "
+        "files is upscaled to it on the device, as is generated data without this option",
+        metavar="S",
+        parse=int,
+    )
+    data_dir: str = option(
+        "~/.cache/keras-profiler/datasets", _data_dir_help, metavar="DIR", parse=str
+    )
+    allow_download: bool = option(
+        True,
+        "never download: fail with a message when the data is not in --data-dir",
+        flag="--no-download",
+        switch=False,
+    )
+    timeout_seconds: float | None = option(
+        None,
+        "stop a run after this long and record it as a timeout",
+        flag="--timeout",
+        metavar="SECONDS",
+        parse=float,
+    )
+    strategy: str | None = option(None, _strategy_help)
+    bucket_mb: float | None = option(None, _bucket_help, metavar="MB", parse=float)
+    lr_scaling: str = option(
+        "fixed",
+        "fixed: the same learning rate at any device count; linear: multiplied by the devices",
+        choices=LR_SCALINGS,
+    )
+    jit_compile: bool | None = option(None, _jit_help, metavar="{on,off}", parse=on_off)
+    data_format: str | None = option(None, _data_format_help, choices=DATA_FORMATS)
+    distortions: bool = option(
+        False,
+        "random crop and horizontal flip of each training image on the input path (real data "
+        "only), as tf_cnn_benchmarks' distortions runs",
+        switch=True,
+    )
     repeat: int = 1
-    steps_per_execution: int = 1
-    sync_every: int = 10
-    until_stable: float | None = None
-    peak_tflops: float | None = None
+    steps_per_execution: int = option(
+        1,
+        "train N steps per call of Keras's compiled train function (Keras 3 backends): less "
+        "Python per step; callbacks see one batch per call, so --sync-every must be a "
+        "multiple of N",
+        metavar="N",
+        parse=int,
+    )
+    sync_every: int = option(
+        10,
+        "wait for the device every K steps (at least 2; never every step) and time each "
+        "K-step interval: the steady speed's standard error, jitter and 95% interval",
+        metavar="K",
+        parse=int,
+    )
+    until_stable: float | None = option(
+        None,
+        "a speed-only run: stop training as soon as the steady speed's 95% interval is within "
+        "PCT percent of it (at most --epochs), with no test evaluation",
+        metavar="PCT",
+        parse=float,
+    )
+    peak_tflops: float | None = option(
+        None,
+        "the device's peak TFLOP/s for MFU (model FLOPs utilisation), where keras-profiler's "
+        "table of known GPUs lacks it or you know better",
+        metavar="TFLOPS",
+        parse=float,
+    )
 
     def __post_init__(self):
         _check_choice("backend", self.backend, backends.NAMES)
@@ -136,7 +255,10 @@ class RunConfig:
         _check_at_least("seed", self.seed, 0)
         if self.image_size is not None:
             _check_at_least("image_size", self.image_size, 32)
-            self._resolve_synthetic_test_samples()
+        if self.test_samples is None:
+            dataset = dataset_registry.get(self.dataset)
+            # Stated here, so that the record says so.
+            object.__setattr__(self, "test_samples", dataset.default_test_samples(self.image_size))
         if not self.learning_rate > 0:
             raise ValueError(f"{flag('learning_rate')} must be positive, got {self.learning_rate}")
         if self.timeout_seconds is not None and not self.timeout_seconds > 0:
@@ -161,22 +283,12 @@ class RunConfig:
             value = getattr(self, field)
             if value is not None and not (_is_number(value) and 0 < value < math.inf):
                 raise ValueError(f"{flag(field)} must be a positive number, got {value!r}")
-        if self.distortions and self.dataset == "synthetic":
+        if self.distortions and dataset_registry.get(self.dataset).SYNTHETIC:
             raise ValueError(
-                f"{flag('distortions')} distorts real images: use --dataset cifar10, or leave "
-                "it out for synthetic data"
+                f"{flag('distortions')} distorts real images: use {flag('dataset')} "
+                f"{dataset_registry.DEFAULT}, or leave it out for synthetic data"
             )
         self._resolve_distribution()
-
-    def _resolve_synthetic_test_samples(self) -> None:
-        """Synthetic images drawn larger than 32x32 are evaluated
-        ``synthetic.TEST_SIZE_ABOVE_32`` at a time unless --test-samples says
-        otherwise, stated here so that the record says so."""
-        from keras_profiler.datasets import synthetic
-
-        larger = self.image_size > synthetic.IMAGE_SHAPE[0]
-        if self.dataset == "synthetic" and larger and self.test_samples is None:
-            object.__setattr__(self, "test_samples", synthetic.TEST_SIZE_ABOVE_32)
 
     def _resolve_distribution(self) -> None:
         """Fills in the backend's defaults, so that every record states the
@@ -186,14 +298,7 @@ class RunConfig:
             default = adapter.default_strategy(self.devices, gpus.count())
             object.__setattr__(self, "strategy", default)
         _check_strategy(self.backend, self.strategy, self.devices)
-        if self.bucket_mb is not None and self.strategy != "ddp":
-            raise ValueError(
-                f"{flag('bucket_mb')} sets torch's DDP gradient buckets; it does not apply to "
-                f"{self.backend} with --strategy {self.strategy}"
-                + (": add --strategy ddp" if self.backend == "torch" else "")
-            )
-        if self.strategy == "ddp" and self.bucket_mb is None:
-            object.__setattr__(self, "bucket_mb", 25.0)
+        self._resolve_bucket_mb(adapter.bucket_mb_defaults)
         if self.bucket_mb is not None and not self.bucket_mb > 0:
             raise ValueError(f"{flag('bucket_mb')} must be positive, got {self.bucket_mb}")
         if self.jit_compile is None:
@@ -201,6 +306,18 @@ class RunConfig:
         if self.data_format is None:
             object.__setattr__(self, "data_format", adapter.default_data_format)
         _check_choice("data_format", self.data_format, DATA_FORMATS)
+
+    def _resolve_bucket_mb(self, bucketed: dict[str, float]) -> None:
+        """The gradient bucket size, where the strategy buckets gradients."""
+        if self.bucket_mb is not None and self.strategy not in bucketed:
+            raise ValueError(
+                f"{flag('bucket_mb')} sets the gradient buckets of "
+                f"{', '.join(_bucketed())}; it does not apply to {self.backend} with "
+                f"{flag('strategy')} {self.strategy}"
+                + (f": add {flag('strategy')} {next(iter(bucketed))}" if bucketed else "")
+            )
+        if self.bucket_mb is None and self.strategy in bucketed:
+            object.__setattr__(self, "bucket_mb", bucketed[self.strategy])
 
     @property
     def global_batch_size(self) -> int:
@@ -242,6 +359,9 @@ class RunConfig:
         if unknown:
             raise ValueError(f"unknown RunConfig fields: {', '.join(unknown)}")
         return cls(**data)
+
+
+_FIELDS = {field.name: field for field in dataclasses.fields(RunConfig)}
 
 
 def _check_choice(field: str, value, choices) -> None:

@@ -55,7 +55,7 @@ def check(spec: str) -> None:
     path, function = _split_user_spec(spec)
     if not path.is_file():
         raise ValueError(f"model file {str(path)!r} not found: {USER_MODEL_HINT}")
-    tree = ast.parse(path.read_text(), filename=str(path))
+    tree = _parse(path)
     defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     if function not in defined:
         raise ValueError(
@@ -77,6 +77,16 @@ def load(spec: str) -> ModelSpec:
         name = spec
         build = module.build
     return ModelSpec(name, build, getattr(module, "DEFAULT_IMAGE_SIZE", None))
+
+
+def _parse(path: Path) -> ast.Module:
+    """The file's syntax tree; ValueError saying where it does not parse."""
+    try:
+        return ast.parse(path.read_text(), filename=str(path))
+    except SyntaxError as error:
+        raise ValueError(
+            f"{str(path)!r} is not valid Python: line {error.lineno}: {error.msg}"
+        ) from None
 
 
 def _split_user_spec(spec: str) -> tuple[Path, str]:

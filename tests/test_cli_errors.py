@@ -64,6 +64,17 @@ def test_missing_user_model_function(capsys, tmp_path):
     assert_one_line_error(code, err, tmp_path, "mine.py", "'mine'")
 
 
+def test_user_model_file_that_does_not_parse(capsys, tmp_path):
+    path = tmp_path / "broken.py"
+    path.write_text("def build(input_shape, num_classes:\n    return None\n")
+    code, err = run_main(capsys, tmp_path, "--backend", "jax", "--model", f"{path}:build")
+    assert_one_line_error(code, err, tmp_path)
+    assert err == (
+        f"keras-profiler: error: --model: {str(path)!r} is not valid Python: "
+        "line 1: '(' was never closed\n"
+    )
+
+
 def test_backend_library_not_installed(capsys, tmp_path, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(

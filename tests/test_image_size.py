@@ -185,7 +185,7 @@ def test_sweep_takes_the_size_from_the_file_and_the_command_line(tmp_path):
     }
     # --image-size overrides every model's, as --epochs does; the rest of a
     # model's settings stay.
-    args = sweep_cli._parser().parse_args([str(path), "--image-size", "96"])
+    args = sweep_cli.parser().parse_args([str(path), "--image-size", "96"])
     configs = sweep_cli._spec(args).configs(["jax"], [1])
     assert {(c.model, c.image_size, c.epochs) for c in configs} == {
         ("tiny", 96, 10),

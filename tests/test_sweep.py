@@ -220,7 +220,7 @@ def test_command_line_overrides_the_file_per_model_settings_included():
     argv = ["--models", "resnet50,inception_v3", "--gpus", "2", "--epochs", "1"]
     argv += ["--data", "real", "--distortions", "--no-download", "--timeout", "60"]
     argv += ["--steps-per-execution", "5"]
-    spec = sweep_cli._spec(sweep_cli._parser().parse_args(argv))
+    spec = sweep_cli._spec(sweep_cli.parser().parse_args(argv))
     assert spec.devices == [2] and spec.devices_up_to_present is False
     assert spec.data == ["real", "real-distorted"]
     configs = spec.configs(["jax"], spec.devices)
@@ -230,8 +230,8 @@ def test_command_line_overrides_the_file_per_model_settings_included():
     assert all(c.steps_per_execution == 5 and c.sync_every == 10 for c in configs)
     assert sorted(c.data_kind for c in configs) == ["real"] * 2 + ["real, distorted"] * 2
     again = sweep_cli._spec(
-        sweep_cli._parser().parse_args(["--distortions", "--data", "real-distorted"])
+        sweep_cli.parser().parse_args(["--distortions", "--data", "real-distorted"])
     )
     assert again.data == ["real-distorted"]  # named once, not twice
-    untouched = sweep_cli._spec(sweep_cli._parser().parse_args([]))
+    untouched = sweep_cli._spec(sweep_cli.parser().parse_args([]))
     assert untouched == SweepSpec.load(REFERENCE)

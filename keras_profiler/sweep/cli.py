@@ -11,17 +11,27 @@ import argparse
 import sys
 from pathlib import Path
 
-from keras_profiler import cli
+from keras_profiler.checks import check_runnable
+from keras_profiler.config import RunConfig
+from keras_profiler.console import describe, regenerate
 from keras_profiler.errors import UsageError
+from keras_profiler.options import Parser, add_options, add_run_command_options, values
 from keras_profiler.sweep import plan, runner
 from keras_profiler.sweep.progress import Progress
-from keras_profiler.sweep.spec import DATA_KINDS, QUICK, REFERENCE, SpecError, SweepSpec
+from keras_profiler.sweep.spec import (
+    DATA_KINDS,
+    DIMENSION_FIELDS,
+    QUICK,
+    REFERENCE,
+    SpecError,
+    SweepSpec,
+)
 
 EXIT_INTERRUPTED = 130
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         spec = _spec(args)
         names, optional = runner.backend_names(spec)
@@ -29,12 +39,12 @@ def main(argv: list[str]) -> int:
     except SpecError as error:
         raise UsageError(str(error)) from None
     for config in configs:
-        cli.check_runnable(config)
+        check_runnable(config)
     if args.dry_run:
         todo, skipped = plan.pending(configs, args.results_dir, args.force)
         _announce(len(configs), todo, skipped)
         for config in todo:
-            print(f"to run: {cli.describe(config)}")
+            print(f"to run: {describe(config)}")
         return 0
     # Before the first run: an MXNet environment that cannot be had stops
     # the sweep, or leaves mxnet out where the matrix says 'installed'.
@@ -53,24 +63,12 @@ def main(argv: list[str]) -> int:
     failed = sum(record.status != "ok" for record in finished)
     _conclude(finished, failed)
     if not args.no_report:
-        cli.regenerate(args.results_dir, args.reports_dir)
+        regenerate(args.results_dir, args.reports_dir)
     return 1 if failed else 0
 
 
-# Options named after what they override: SweepSpec fields, RunConfig fields.
+# Options named after the SweepSpec fields they override.
 _MATRIX_OPTIONS = ("backends", "devices", "models", "batch_sizes", "data", "precisions", "repeats")
-_SETTING_OPTIONS = (
-    "epochs",
-    "steps_per_epoch",
-    "image_size",
-    "sync_every",
-    "steps_per_execution",
-    "until_stable",
-    "peak_tflops",
-    "timeout_seconds",
-    "data_dir",
-    "allow_download",
-)
 
 
 def _spec(args) -> SweepSpec:
@@ -85,7 +83,7 @@ def _spec(args) -> SweepSpec:
     if args.distortions:
         kinds = changes.get("data", spec.data)
         changes["data"] = list(dict.fromkeys([*kinds, "real-distorted"]))
-    settings = _given(args, _SETTING_OPTIONS)
+    settings = values(args, RunConfig, leave_out=DIMENSION_FIELDS)
     if settings:
         # The command line wins over the file, per-model settings included.
         changes["settings"] = {**spec.settings, **settings}
@@ -117,26 +115,44 @@ def _conclude(finished: list, failed: int) -> None:
     print(f"keras-profiler sweep: {line}", file=sys.stderr, flush=True)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = cli.Parser(
+def parser() -> Parser:
+    """The sweep's parser: the matrix's dimensions, then every RunConfig
+    option the matrix does not decide, each overriding the file."""
+    parser = Parser(
         prog="python -m keras_profiler sweep",
         description=(
             "Run every configuration of a matrix (a TOML sweep file; default: the reference "
             "matrix run_all.sh runs), one fresh worker per run, then regenerate the reports. "
             "Configurations already recorded (ok, out of memory or timed out) are skipped, so "
             "a stopped sweep continues where it stopped; a failed run is recorded and the "
-            "sweep goes on. Options below override the file."
+            "sweep goes on. The options below override the file, its per-model settings "
+            "included; those that set a run's setting mean what they mean for one run "
+            "(python -m keras_profiler --help)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add = parser.add_argument
-    add("file", nargs="?", type=Path, help=f"sweep definition (TOML), like {REFERENCE}")
+    add(
+        "file",
+        nargs="?",
+        type=Path,
+        help="sweep definition (TOML), like keras_profiler/sweep/reference.toml",
+    )
     add(
         "--quick",
         action="store_true",
         help="the small matrix: the tiny model, synthetic data, 1 and 2 virtual CPU devices, "
         "two batch sizes, 2 epochs of 5 steps, every installed backend: a few minutes on CPUs",
     )
+    add("--force", action="store_true", help="run every configuration again, recorded or not")
+    add("--dry-run", action="store_true", help="list the runs the sweep would do, and stop")
+    _add_dimensions(parser)
+    add_options(parser, RunConfig, leave_out=DIMENSION_FIELDS, overrides=True)
+    add_run_command_options(parser)
+    return parser
+
+
+def _add_dimensions(parser) -> None:
+    add = parser.add_argument
     add("--backends", type=_names, help="backends, comma separated, or 'installed'")
     add(
         "--gpus",
@@ -166,54 +182,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="K",
         help="run each configuration K times: reports give mean +- stdev",
     )
-    add("--epochs", type=int, help="epochs of every run (overrides per-model epochs)")
-    add("--steps-per-epoch", type=int, metavar="N", help="cap every epoch at N steps")
-    add(
-        "--image-size",
-        type=int,
-        metavar="S",
-        help="the side of the square images every model sees (overrides per-model sizes): "
-        "synthetic data is generated at it, real data upscaled to it on the device",
-    )
-    add("--sync-every", type=int, metavar="K", help="time K-step intervals (see the main --help)")
-    add(
-        "--steps-per-execution",
-        type=int,
-        metavar="N",
-        help="N training steps per compiled call (see the main --help)",
-    )
-    add(
-        "--until-stable",
-        type=float,
-        metavar="PCT",
-        help="speed-only runs, each stopped once its 95%% interval is within PCT percent",
-    )
-    add("--peak-tflops", type=float, metavar="TFLOPS", help="the devices' peak, for MFU")
-    add(
-        "--timeout",
-        dest="timeout_seconds",
-        type=float,
-        metavar="SECONDS",
-        help="per-run time limit; a run past it is recorded as a timeout",
-    )
-    add("--force", action="store_true", help="run every configuration again, recorded or not")
-    add("--dry-run", action="store_true", help="list the runs the sweep would do, and stop")
-    add(
-        "--mxnet-python",
-        metavar="PATH",
-        help="mxnet: an existing environment (see the main --help)",
-    )
-    add("--data-dir", help="where CIFAR-10 is looked up and downloaded")
-    add(
-        "--no-download",
-        dest="allow_download",
-        action="store_false",
-        default=None,
-        help="never download a dataset",
-    )
-    cli.add_folders(parser)
-    add("--no-report", action="store_true", help="do not regenerate the reports at the end")
-    return parser
 
 
 def _names(text: str):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 
-from keras_profiler import backends, cli, gpus, launcher
+from keras_profiler import backends, gpus, launcher
+from keras_profiler.console import describe, outcome
 from keras_profiler.errors import UsageError
 from keras_profiler.records import RunRecord
 from keras_profiler.sweep.progress import Progress
@@ -77,10 +78,10 @@ def run(configs, results_dir, pythons: dict[str, str], progress: Progress) -> li
     """Runs each config in turn and returns their records."""
     finished = []
     for config in configs:
-        progress.starting(cli.describe(config))
+        progress.starting(describe(config))
         record = launcher.run(config, results_dir, python=pythons[config.backend])
         progress.finished()
-        print(f"keras-profiler: {cli.outcome(record)}", flush=True)
+        print(f"keras-profiler: {outcome(record)}", flush=True)
         finished.append(record)
     return finished
 

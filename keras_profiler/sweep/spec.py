@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keras_profiler import backends
+from keras_profiler import backends, datasets
 from keras_profiler.config import RunConfig
 
 if sys.version_info >= (3, 11):
@@ -45,9 +45,9 @@ INSTALLED = "installed"
 # Data kinds, as the reference hardware tables name them, and the settings
 # each stands for.
 DATA_KINDS = {
-    "synthetic": {"dataset": "synthetic", "distortions": False},
-    "real": {"dataset": "cifar10", "distortions": False},
-    "real-distorted": {"dataset": "cifar10", "distortions": True},
+    "synthetic": {"dataset": datasets.for_data_kind(synthetic=True), "distortions": False},
+    "real": {"dataset": datasets.for_data_kind(synthetic=False), "distortions": False},
+    "real-distorted": {"dataset": datasets.for_data_kind(synthetic=False), "distortions": True},
 }
 _MATRIX_KEYS = {
     "backends",
@@ -60,7 +60,7 @@ _MATRIX_KEYS = {
     "devices_up_to_present",
 }
 # Set by the matrix, never by [settings].
-_DIMENSION_FIELDS = {
+DIMENSION_FIELDS = {
     "backend",
     "model",
     "devices",
@@ -230,7 +230,7 @@ def _check_names(what: str, names, known) -> None:
 
 def _check_settings(where: str, settings: dict, fields: set[str]) -> None:
     for key in settings:
-        if key in _DIMENSION_FIELDS:
+        if key in DIMENSION_FIELDS:
             raise SpecError(
                 f"{where} sets {key}, which the [matrix] decides: set it there "
                 "(backends, models, devices, batch_sizes, data, precisions, [strategies])"
@@ -238,5 +238,5 @@ def _check_settings(where: str, settings: dict, fields: set[str]) -> None:
         if key not in fields:
             raise SpecError(
                 f"{where}: unknown setting {key!r}: settings are RunConfig fields "
-                f"({', '.join(sorted(fields - _DIMENSION_FIELDS))})"
+                f"({', '.join(sorted(fields - DIMENSION_FIELDS))})"
             )

@@ -1,0 +1,41 @@
+"""Checks that a validated RunConfig can run on this machine, before any run
+starts: what RunConfig cannot know (what is installed, the GPUs present).
+Shared by the run command and the sweep."""
+
+from __future__ import annotations
+
+import sys
+
+from keras_profiler import backends, gpus
+from keras_profiler.config import RunConfig, flag
+from keras_profiler.errors import UsageError
+
+
+def check_runnable(config: RunConfig) -> None:
+    """Raises UsageError when this machine cannot run ``config``: its backend
+    is not installed, or it asks for devices or settings the machine lacks."""
+    _check_installed(config.backend)
+    _check_devices(config)
+
+
+def _check_installed(backend: str) -> None:
+    requirement = backends.get(backend).missing_requirement()
+    if requirement:
+        raise UsageError(
+            f"backend {backend!r} needs {requirement}, which is not installed in "
+            f"{sys.executable}: pip install {requirement}"
+        )
+
+
+def _check_devices(config: RunConfig) -> None:
+    """More devices than the machine has, or a setting this machine cannot run."""
+    present = gpus.count()
+    if present and config.devices > present:
+        gpus_flag = flag("devices")
+        raise UsageError(
+            f"{gpus_flag} {config.devices}: this machine has {present} GPU(s): "
+            f"use {gpus_flag} {present} or fewer"
+        )
+    problem = backends.get(config.backend).problem(config, present)
+    if problem:
+        raise UsageError(f"{config.backend}: {problem}")

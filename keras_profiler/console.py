@@ -1,0 +1,67 @@
+"""What the commands print: one line per run started and ended, and the
+reports written. Shared by the run command and the sweep."""
+
+from __future__ import annotations
+
+import sys
+
+from keras_profiler import datasets, report
+from keras_profiler.config import RunConfig
+
+
+def describe(config: RunConfig) -> str:
+    """One line saying what a run trains."""
+    return (
+        f"{config.backend} | {config.model} | "
+        f"{config.dataset}{', distorted' if config.distortions else ''} | "
+        f"{config.devices} device(s), {config.strategy} | batch {config.batch_size}/device | "
+        f"{config.epochs} epoch(s) | {config.precision} | {config.data_format}"
+        + (f" | {config.image_size}x{config.image_size}" if config.image_size else "")
+        + (f" | repeat {config.repeat}" if config.repeat > 1 else "")
+    )
+
+
+def outcome(record) -> str:
+    """One line saying how a run ended, and where its record is."""
+    where = f"results: {record.run_id}"
+    if record.status != "ok":
+        return f"{record.status.upper()}: {record.config['backend']} failed ({where})"
+    summary = record.summary
+    rate = summary.steady_images_per_second or summary.first_epoch_images_per_second
+    which = "steady state" if summary.steady_images_per_second else "first epoch only"
+    speed = summary.interval_speed
+    if summary.stopped_when_stable:
+        steps = sum(e.steps or 0 for e in record.epochs)
+        return (
+            f"ok: {record.config['backend']} {_interval_text(speed)}, stable after "
+            f"{steps} steps ({where})"
+        )
+    if datasets.is_synthetic(record.config["dataset"]):
+        accuracy = "n/a (synthetic data)"
+    else:
+        accuracy = "n/a" if summary.test_accuracy is None else f"{summary.test_accuracy:.4f}"
+    intervals = f"; intervals: {_interval_text(speed)}" if speed else ""
+    return (
+        f"ok: {record.config['backend']} {rate:.1f} images/sec ({which}{intervals}), "
+        f"test accuracy {accuracy} ({where})"
+    )
+
+
+def regenerate(results_dir, reports_dir) -> None:
+    """Rewrites the reports from the records, naming every file skipped."""
+    written, problems = report.generate(results_dir, reports_dir)
+    for problem in problems:
+        print(f"keras-profiler: {problem}", file=sys.stderr)
+    print(f"keras-profiler: wrote {len(written)} report file(s) to {reports_dir}")
+
+
+def _interval_text(speed) -> str:
+    """'1234.5 +- 6.7 images/sec (95% interval +-1.1%, 40 intervals)'."""
+    text = f"{speed.images_per_second_mean:.1f}"
+    if speed.standard_error is not None:
+        text += f" +- {speed.standard_error:.1f}"
+    text += " images/sec"
+    if speed.ci95_half_width_percent is not None:
+        text += f" (95% interval +-{speed.ci95_half_width_percent:.1f}%, "
+        text += f"{speed.intervals} intervals)"
+    return text
