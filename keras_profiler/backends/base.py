@@ -45,6 +45,22 @@ class Backend:
     # too (Keras's set_random_seed imports it for that whenever installed).
     seeds_tensorflow: bool = False
     peak_device_memory_label: str = ""
+    # What the reports call things (report/data/series.py asks these).
+    # Each data-parallel strategy in the reference tables' words; one not
+    # given is named as it is.
+    strategy_labels: dict[str, str] = {}
+    # What compiles the train step when --jit-compile is on; None where
+    # there is nothing to switch.
+    compiler: str | None = "XLA"
+    # Whether compiling is opt-in for the backend's users, so that a table
+    # heading leaves its usual 'off' unsaid.
+    compiler_opt_in: bool = False
+
+    def strategy_label(self, strategy: str) -> str:
+        """``strategy`` in the words of the reference tables."""
+        if strategy == SINGLE:
+            return "single device, no distribution"
+        return self.strategy_labels.get(strategy, strategy)
 
     # --- in the launcher -------------------------------------------------
 

@@ -22,6 +22,11 @@ class TensorFlowBackend(Backend):
     # MirroredStrategy of several devices (keras-team/keras#19005).
     default_jit_compile = False
     peak_device_memory_label = "tf get_memory_info peak"
+    strategy_labels = {
+        NCCL: "replicated (NCCL all-reduce)",
+        "replicated": "replicated (hierarchical-copy all-reduce)",
+        "parameter_server": "parameter server",
+    }
     seeds_tensorflow = True  # fit from NumPy goes through tf.data here
 
     def data_parallel_default(self, gpus_present):

@@ -32,6 +32,8 @@ class TorchBackend(Backend):
     # Keras's own default: torch.compile is opt-in.
     default_jit_compile = False
     peak_device_memory_label = "torch max_memory_allocated"
+    compiler = "torch.compile"
+    compiler_opt_in = True
 
     def problem(self, config, gpus_present):
         if config.strategy == DDP and not keras_has_ddp():

@@ -26,6 +26,8 @@ class MxnetBackend(Backend):
     default_data_format = "channels_first"
     own_environment = True
     peak_device_memory_label = ""  # MXNet keeps no peak counter: NVML or RSS only
+    strategy_labels = {MULTI_CONTEXT: "multi-context (kvstore)"}
+    compiler = None  # always one compiled symbolic graph: nothing to switch
 
     # --- in the launcher -------------------------------------------------
 

@@ -9,22 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from keras_profiler import backends
 from keras_profiler.report.data.cells import given, groups
 from keras_profiler.report.data.frame import TABLE_COLUMNS
-
-# What each strategy name means, in the words of the reference tables.
-STRATEGIES = {
-    "single": "single device, no distribution",
-    "data-parallel": "data-parallel",
-    "replicated": "replicated (hierarchical-copy all-reduce)",
-    "replicated-nccl": "replicated (NCCL all-reduce)",
-    "parameter_server": "parameter server",
-    "ddp": "ddp",
-    "multi-context": "multi-context (kvstore)",
-}
-# What compiles the train step, by backend; None: nothing to switch (MXNet
-# always runs a compiled symbolic graph).
-COMPILERS = {"torch": "torch.compile", "mxnet": None}
 
 
 @dataclass
@@ -70,7 +57,7 @@ def describe(runs: pd.DataFrame, with_backend: bool = True) -> str:
     """Backend, strategy, compilation, data format and steps per call of one
     table's runs, in words; without the backend where a column names it already."""
     first = runs.iloc[0]
-    strategy = STRATEGIES.get(first["strategy"], first["strategy"])
+    strategy = adapter(first["backend"]).strategy_label(first["strategy"])
     if given(first["bucket_mb"]):
         strategy += f" (bucket {first['bucket_mb']:g} MB)"
     parts = [
@@ -90,23 +77,36 @@ def _steps_per_call(steps: int) -> str:
 
 
 def _compilation(backend: str, runs: pd.DataFrame) -> str:
-    """'XLA on' / 'XLA off' (torch: 'torch.compile on', its default off left
-    unsaid); '' when unknown (version 1 records). Says so when the model
-    resolved a different setting than the one asked for."""
+    """'XLA on' / 'XLA off', in the name of what compiles the backend's train
+    step (its usual 'off' left unsaid where compiling is opt-in, as
+    torch.compile is); '' when unknown (version 1 records) or when there is
+    nothing to switch. Says so when the model resolved a different setting
+    than the one asked for."""
     asked = _flag(runs["jit_compile"].iloc[0])
     resolved = {_flag(v) for v in runs["jit_compile_resolved"]} - {None}
     if asked is None and len(resolved) == 1:
         asked = resolved.pop()
-    name = COMPILERS.get(backend, "XLA")
-    if asked is None or name is None:
+    facts = adapter(backend)
+    if asked is None or facts.compiler is None:
         return ""
-    text = f"{name} {'on' if asked else 'off'}"
+    text = f"{facts.compiler} {'on' if asked else 'off'}"
     if resolved - {asked}:
         some = " in some runs" if len(resolved) == 2 else ""
         text += f" asked, {'on' if not asked else 'off'} in effect{some}"
-    elif backend == "torch" and not asked:
+    elif facts.compiler_opt_in and not asked:
         text = ""
     return text
+
+
+def adapter(backend: str) -> backends.Backend:
+    """The adapter that knows what a record's backend calls things. Importing
+    it imports no framework, so records of a backend not installed here are
+    reported too; a name no adapter has (a backend since removed) gets the
+    defaults."""
+    try:
+        return backends.get(backend)
+    except ValueError:
+        return backends.Backend()
 
 
 def _flag(value) -> bool | None:
