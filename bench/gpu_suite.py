@@ -14,8 +14,8 @@ torch, as the lent GPU machine has no TensorFlow), ResNet-50 on synthetic
 - stage ``loops``: one process that builds the model as the tool does and
   times plain ``model.fit`` as harness_efficiency.py does (3), then fits
   without and with ProfilerCallback, alternating (1), then
-  harness_efficiency.py's hand-written loops over the same model, batches on
-  the device and fed from NumPy (3).
+  harness_efficiency.py's hand-written loops (hand_loops.py) over the same
+  model, batches on the device and fed from NumPy (3).
 
 Every configuration's ``tool`` stage runs before any ``loops`` stage, so a
 call cut short still holds each one's headline figures. The results go to
@@ -49,7 +49,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import _tool_runs  # bench/ is on the path when this file is run
-import harness_efficiency
+import hand_loops
+from child_process import run_child, tail
+from harness_settings import FEEDS, Settings
 
 STAGES = ("tool", "loops")
 # A measurement is not started with less of the budget left than this.
@@ -115,9 +117,9 @@ class Suite:
         }
         return [str(word) for pair in flags.items() for word in pair]
 
-    def harness(self, backend: str, precision: str) -> harness_efficiency.Settings:
+    def harness(self, backend: str, precision: str) -> Settings:
         """harness_efficiency.py's settings for one configuration's loops."""
-        return harness_efficiency.Settings(
+        return Settings(
             backends=(backend,),
             model=self.model,
             batch_size=self.batch_size,
@@ -200,13 +202,13 @@ def measure_loops(suite: Suite, backend: str, precision: str, left: float) -> di
         path.write_text(json.dumps(document))
         env = launcher.child_environment(config, Path(scratch))
         command = [sys.executable, __file__, "child", str(path)]
-        done = harness_efficiency.run_child(command, env, left - 5)
+        done = run_child(command, env, left - 5)
     result = {}
     for line in done.stdout.splitlines():
         if line.startswith(MARK):
             result.update(json.loads(line[len(MARK) :]))
     if done.returncode != 0:
-        result["error"] = f"exit {done.returncode}: {harness_efficiency.tail(done.stderr)}"
+        result["error"] = f"exit {done.returncode}: {tail(done.stderr)}"
     return result
 
 
@@ -218,7 +220,7 @@ def _brief(result: dict) -> str:
         figures.append(f"{result['record']['summary']['steady_images_per_second']:.1f} images/sec")
     if result.get("pairs", {}).get("ratio"):
         figures.append(f"profiler ratio {result['pairs']['ratio']:.4f}")
-    for name in ("fit", *harness_efficiency.FEEDS):
+    for name in ("fit", *FEEDS):
         if result.get(name, {}).get("rate"):
             figures.append(f"{name} {result[name]['rate']:.1f}")
     if "error" in result:
@@ -242,27 +244,29 @@ def child_main(config_path: str) -> int:
     JSON line the moment it is measured."""
     import keras
 
-    from keras_profiler import backends, input_pipeline, worker
+    from keras_profiler import backends, input_pipeline
     from keras_profiler.config import RunConfig
+    from keras_profiler.training.data import load_data, training_split
+    from keras_profiler.training.model_builder import build_model
 
     document = json.loads(Path(config_path).read_text())
     config = RunConfig.from_dict(document["run"])
     fields = document["settings"]
-    settings = harness_efficiency.Settings(**{**fields, "backends": tuple(fields["backends"])})
+    settings = Settings(**{**fields, "backends": tuple(fields["backends"])})
     adapter = backends.get(config.backend)
-    data = worker._load_data(config)
-    model, _ = worker._build_model(keras, config, adapter, data)
-    x_train, y = worker._training_split(config, data)
+    data = load_data(config)
+    model, _ = build_model(keras, config, adapter, data)
+    x_train, y = training_split(config, data)
     x = input_pipeline.as_input(x_train, config.data_format)
     # Plain fit as harness_efficiency.py times it (epochs 2 and later by a
     # bare epoch clock, as the tool's steady state): the harness comparison.
-    _emit("fit", harness_efficiency.fit_loop(keras, model, x, y, settings, config))
+    _emit("fit", hand_loops.fit_loop(keras, model, x, y, settings, config))
     # Then, compiled, fits without and with the profiler: its own cost.
     _emit("pairs", fit_pairs(keras, model, x, y, config, settings.epochs - 1, document["pairs"]))
     b = config.global_batch_size
     batches = [(x[i : i + b], y[i : i + b]) for i in range(0, len(x), b)]
-    loop = harness_efficiency.LOOPS[config.backend]
-    for feed in harness_efficiency.FEEDS:
+    loop = hand_loops.LOOPS[config.backend]
+    for feed in FEEDS:
         _emit(feed, loop(keras, model, batches, feed, settings, config))
     return 0
 

@@ -1,5 +1,7 @@
 """Test set-up: a private Keras home, a default backend for in-process tests,
-markers that skip by themselves, and a helper that runs the CLI as a user would."""
+markers that skip by themselves, the MXNet environment, and a fixture that
+runs the CLI as a user would. Helpers that tests import are modules of their
+own (backend_runs.py, fakedata.py): a conftest is not imported by name."""
 
 from __future__ import annotations
 
@@ -20,8 +22,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # The MXNet environment is built from scratch once per test session (the
 # mxnet_python fixture), never taken from the user's cache.
 os.environ["KERAS_PROFILER_CACHE"] = tempfile.mkdtemp(prefix="keras-profiler-cache-")
-
-BACKENDS = ["jax", "tensorflow", "torch"]  # Keras 3's, in this interpreter
 
 
 def pytest_collection_modifyitems(config, items):
@@ -46,31 +46,6 @@ def mxnet_python() -> str:
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return completed.stdout.strip().rpartition("--mxnet-python ")[2]
-
-
-def run_in_mxnet(python: str, script: str, *args: str, timeout: float = 600) -> str:
-    """Runs a Python ``script`` (source text) in the MXNet environment through
-    the worker's bootstrap, with a private Keras home; returns its stdout."""
-    from keras_profiler.backends.mxnet import environment as mxnet_env
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "script.py"
-        path.write_text(script)
-        env = dict(
-            os.environ,
-            **mxnet_env.bootstrap_environment(),
-            KERAS_BACKEND="mxnet",
-            KERAS_HOME=str(Path(folder) / "keras_home"),
-        )
-        completed = subprocess.run(
-            [python, str(mxnet_env.BOOTSTRAP), str(path), *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=timeout,
-        )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    return completed.stdout
 
 
 class CliResult:

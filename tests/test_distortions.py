@@ -21,7 +21,7 @@ from pathlib import Path
 import fakedata
 import numpy as np
 import pytest
-from conftest import BACKENDS, run_in_mxnet
+from backend_runs import BACKENDS, run_in_mxnet
 from test_end_to_end import EASY
 
 from keras_profiler.backends import torch as torch_adapter
@@ -181,14 +181,16 @@ def test_channels_first_batches_are_transposed():
 
 # --- the worker's training path, under each Keras line ----------------------
 
-# Trains 3 epochs through the worker's own _fit, with distort() and the
-# batches watched: which images were distorted, in which epoch and batch, and
-# the images per epoch the profiler streamed.
+# Trains 3 epochs through the worker's own fit (keras_profiler.training), with
+# distort() and the batches watched: which images were distorted, in which
+# epoch and batch, and the images per epoch the profiler streamed.
 WORKER_PATH = """
 import json, os, socket, sys, tempfile
 import numpy as np
 import keras
-from keras_profiler import backends, datasets, input_pipeline, worker
+from keras_profiler import backends, datasets, input_pipeline
+from keras_profiler.training.fit import fit
+from keras_profiler.training.model_builder import build_model
 from keras_profiler.config import RunConfig
 
 backend = sys.argv[1]
@@ -226,10 +228,10 @@ with socket.socket() as probe:
     os.environ["MASTER_PORT"] = str(probe.getsockname()[1])
 adapter.setup(config)
 with adapter.scope():
-    model, _ = worker._build_model(keras, config, adapter, data)
+    model, _ = build_model(keras, config, adapter, data)
 adapter.prepare(model, config)
 with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as epochs:
-    worker._fit(keras, config, adapter, model, data, epochs.name, {"replica_checks": []})
+    fit(keras, config, adapter, model, data, epochs.name, {"replica_checks": []})
     images = [json.loads(line)["images"] for line in epochs]
 print(json.dumps({"distorted": distorted, "built": built, "images": images}))
 """

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fakedata
 import pytest
-from conftest import BACKENDS
+from backend_runs import BACKENDS
 
 pytestmark = pytest.mark.slow
 

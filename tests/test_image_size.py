@@ -11,10 +11,11 @@ import pytest
 from test_cli_errors import assert_one_line_error, run_main
 
 import keras_profiler.datasets as datasets
-from keras_profiler import worker
 from keras_profiler.config import RunConfig
+from keras_profiler.errors import UsageError
 from keras_profiler.sweep import cli as sweep_cli
 from keras_profiler.sweep.spec import SweepSpec
+from keras_profiler.training import data as training_data
 
 GiB = 2**30
 # One short run: 2 steps of 16 images, 32 test images, no report.
@@ -91,7 +92,7 @@ def test_synthetic_test_split_defaults_to_1000_above_32():
 
 def test_only_the_trained_synthetic_images_are_generated():
     def train_samples(**changes):
-        return worker._train_samples(RunConfig(backend="jax", model="tiny", **changes))
+        return training_data.train_samples(RunConfig(backend="jax", model="tiny", **changes))
 
     synthetic = {"dataset": "synthetic", "batch_size": 16}
     assert train_samples(**synthetic) is None  # all 50,000
@@ -120,14 +121,14 @@ def available(monkeypatch):
 def test_memory_needed_counts_uint8_per_process_and_one_float32_copy():
     config = RunConfig(backend="jax", model="resnet50", dataset="synthetic", image_size=224)
     image = 224 * 224 * 3
-    n_train, n_test, needed = worker._synthetic_bytes(config)
+    n_train, n_test, needed = training_data.generated_bytes(config)
     assert (n_train, n_test) == (50_000, 1000)
     assert needed == 51_000 * image * (1 + 4)
-    assert worker._synthetic_bytes(config, processes=2)[2] == 51_000 * image * (2 + 4)
+    assert training_data.generated_bytes(config, processes=2)[2] == 51_000 * image * (2 + 4)
     capped = RunConfig(
         backend="jax", model="resnet50", dataset="synthetic", image_size=224, steps_per_epoch=20
     )
-    assert worker._synthetic_bytes(capped) == (640, 1000, 1640 * image * 5)
+    assert training_data.generated_bytes(capped) == (640, 1000, 1640 * image * 5)
 
 
 def test_memory_guard_says_what_to_cap(available, monkeypatch):
@@ -135,27 +136,27 @@ def test_memory_guard_says_what_to_cap(available, monkeypatch):
     available(12.1)
     # Refused before anything is generated.
     monkeypatch.setattr(datasets, "load", lambda *a, **k: pytest.fail("data was generated"))
-    with pytest.raises(worker._SetupProblem) as refused:
-        worker._load_data(config)
+    with pytest.raises(UsageError) as refused:
+        training_data.load_data(config)
     assert str(refused.value) == (
         "50000 synthetic training and 1000 test images at --image-size 224 need 35.7 GiB "
         "(uint8, and the float32 the model is fed), 12.1 GiB is available: cap them with "
         "--steps-per-epoch, --train-samples or --test-samples, or lower --image-size"
     )
-    with pytest.raises(worker._SetupProblem, match=r"need 42\.9 GiB in 2 processes"):
-        worker._check_memory(config, processes=2)
+    with pytest.raises(UsageError, match=r"need 42\.9 GiB in 2 processes"):
+        training_data.check_memory(config, processes=2)
     available(1.2)  # 1640 images at 224: 1.15 GiB
     capped = RunConfig(
         backend="jax", model="resnet50", dataset="synthetic", image_size=224, steps_per_epoch=20
     )
-    worker._check_memory(capped)
+    training_data.check_memory(capped)
 
 
 def test_memory_guard_without_the_option_names_the_default_size(available):
     available(0.5)
     config = RunConfig(backend="jax", model="tiny", dataset="synthetic")
-    with pytest.raises(worker._SetupProblem) as refused:
-        worker._check_memory(config)
+    with pytest.raises(UsageError) as refused:
+        training_data.check_memory(config)
     message = str(refused.value)
     assert message.startswith("50000 synthetic training and 10000 test images at 32x32 need 0.9")
     assert message.endswith("--train-samples or --test-samples")

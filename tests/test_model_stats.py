@@ -17,9 +17,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run_in_mxnet
+from backend_runs import run_in_mxnet
 
-from keras_profiler import backends, model_stats, models, worker
+from keras_profiler import backends, model_stats, models
+from keras_profiler.training.model_builder import describe_model
 
 # Input(8,8,3) -> Conv2D(4, 3, same) -> Flatten -> Dense(10), as source text:
 # built here and by the CLI (as a user's model file; DEFAULT_IMAGE_SIZE makes
@@ -246,7 +247,7 @@ def test_an_unknown_size_leaves_the_figures_out_of_the_record(keras):
     model = keras.models.Model(inputs, outputs, name="any_size")
     with pytest.raises(model_stats.StatsUnavailable, match="unknown size"):
         model_stats.describe(model)
-    described = worker._describe_model(keras, backends.current(), model, None)
+    described = describe_model(keras, backends.current(), model, None)
     assert described["name"] == "any_size" and described["parameters"] == 112
     assert not set(described) & set(small_figures(8))
 

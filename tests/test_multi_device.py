@@ -11,7 +11,7 @@ import textwrap
 
 import fakedata
 import pytest
-from conftest import BACKENDS
+from backend_runs import BACKENDS
 from test_end_to_end import EASY
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import fakedata
 import pytest
-from conftest import run_in_mxnet
+from backend_runs import run_in_mxnet
 from test_end_to_end import EASY
 
 from keras_profiler.backends.mxnet import environment as mxnet_env
@@ -266,15 +266,21 @@ def test_the_cuda_build_matches_the_driver():
 def test_bootstrap_runs_the_same_files(mxnet_python):
     script = textwrap.dedent(
         """
-        import keras_profiler.models, keras_profiler.worker
-        print(keras_profiler.models.__file__, keras_profiler.worker.__file__)
+        import keras_profiler.models, keras_profiler.training.fit, keras_profiler.worker
+        print(keras_profiler.models.__file__, keras_profiler.worker.__file__,
+              keras_profiler.training.fit.__file__)
         """
     )
     import keras_profiler.models
+    import keras_profiler.training.fit
     import keras_profiler.worker
 
     printed = run_in_mxnet(mxnet_python, script).split()
-    assert printed == [keras_profiler.models.__file__, keras_profiler.worker.__file__]
+    assert printed == [
+        keras_profiler.models.__file__,
+        keras_profiler.worker.__file__,
+        keras_profiler.training.fit.__file__,
+    ]
 
 
 # A few SGD steps of a model with a scaled and an unscaled BatchNormalization.

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import BACKENDS, run_in_mxnet
+from backend_runs import BACKENDS, run_in_mxnet
 
 # argv[1]: the data format; the same file runs under Keras 3 and Keras 2.2.
 # Counted as records count them: by the backend adapter (under mxnet, less

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import BACKENDS
+from backend_runs import BACKENDS
 
 SEED_TWICE = """
 import json, random, sys

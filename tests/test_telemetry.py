@@ -330,17 +330,17 @@ def test_the_worker_samples_the_runs_gpus_from_its_first_process_only(monkeypatc
     # makes CUDA's order NVML's); none in other ranks, none without enough GPUs.
     import contextlib
 
-    from keras_profiler import worker
     from keras_profiler.config import RunConfig
+    from keras_profiler.training.fit import telemetry_sampler
 
     fake = FakeNVML(watts=[300.0, 100.0, 50.0], utilization=[40, 80, 10])
     monkeypatch.setattr(gpus, "_nvml", lambda: fake)
     monkeypatch.setattr(gpus, "count", lambda: 3)
     config = RunConfig(backend="jax", model="tiny", dataset="synthetic", devices=2)
 
-    sampler = worker._telemetry(config, SimpleNamespace(rank=0))
+    sampler = telemetry_sampler(config, SimpleNamespace(rank=0))
     assert isinstance(sampler, TelemetrySampler)
     assert sorted(sampler._handles) == [0, 1]
-    assert isinstance(worker._telemetry(config, SimpleNamespace(rank=1)), contextlib.nullcontext)
+    assert isinstance(telemetry_sampler(config, SimpleNamespace(rank=1)), contextlib.nullcontext)
     monkeypatch.setattr(gpus, "count", lambda: 1)
-    assert isinstance(worker._telemetry(config, SimpleNamespace(rank=0)), contextlib.nullcontext)
+    assert isinstance(telemetry_sampler(config, SimpleNamespace(rank=0)), contextlib.nullcontext)
