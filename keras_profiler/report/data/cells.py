@@ -17,6 +17,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from keras_profiler.report.data import clock_check
 from keras_profiler.report.data.frame import (
     MEMORY_FIGURES,
     SETUP_COLUMNS,
@@ -43,13 +44,16 @@ def per_cell(frame: pd.DataFrame) -> pd.DataFrame:
     * ``failed_run_ids``: those of them that failed;
     * ``failures``: one (repeat, status, error, run_id) tuple per failed
       record, by repeat, so that a failed repeat of an ok cell is still told;
-    * the replica differences of WORST: the largest over the ok repeats.
+    * the replica differences of WORST: the largest over the ok repeats;
+    * ``clock_checks``: each ok repeat's steady speed by the epoch clock and
+      by step intervals (``clock_check.ClockCheck``), for those timed in
+      intervals.
 
     A record that repeats an earlier record's repeat number (a rerun) replaces
     it: the later ``finished_at`` wins, then the larger run id.
     """
     if not len(frame):
-        added = ["repeats", "ok_repeats", "run_ids", "failed_run_ids", "failures"]
+        added = ["repeats", "ok_repeats", "run_ids", "failed_run_ids", "failures", "clock_checks"]
         stds = [f"{figure}_std" for figure in FIGURES]
         return frame.reindex(columns=[*frame.columns, *stds, *added])
     ordered = frame.sort_values(["finished_at", "run_id"], kind="stable")
@@ -78,6 +82,8 @@ def _cell(runs: pd.DataFrame) -> dict:
     row["failures"] = [
         (int(r.repeat), r.status, r.error, r.run_id) for r in failed.itertuples(index=False)
     ]
+    checks = (clock_check.of(repeat) for repeat in ok.sort_values("repeat").to_dict("records"))
+    row["clock_checks"] = [check for check in checks if check is not None]
     return row
 
 

@@ -49,8 +49,20 @@ DOCUMENT = "document"
 def records_frame(records: list[RunRecord]) -> pd.DataFrame:
     """One row per record, sorted so that the same records give the same frame."""
     rows = [_row(record) for record in records]
-    frame = pd.DataFrame(rows, columns=_COLUMNS)
+    frame = _tell_machines_apart(pd.DataFrame(rows, columns=_COLUMNS))
     return frame.sort_values(["finished_at", "run_id"], kind="stable").reset_index(drop=True)
+
+
+def _tell_machines_apart(frame: pd.DataFrame) -> pd.DataFrame:
+    """Names the machine in the hardware label where two machines share one
+    (two hosts of one type), so that neither's runs replace or hide the
+    other's: cells, setups and tables are keyed by that label."""
+    machines = frame.groupby("hardware")["machine_id"].transform("nunique")
+    shared = machines > 1
+    frame.loc[shared, "hardware"] = (
+        frame.loc[shared, "hardware"] + ", machine " + frame.loc[shared, "machine_id"]
+    )
+    return frame
 
 
 def _row(record: RunRecord) -> dict:
@@ -66,6 +78,7 @@ def _row(record: RunRecord) -> dict:
         "keras": record.environment.get("keras"),
         "libraries": _libraries(record.environment.get("libraries") or {}),
         "parameters": record.model.get("parameters"),
+        "machine_id": record.machine_id,
         **{key: config.get(key) for key in SETUP_COLUMNS if key in config},
     }
     row["synthetic"] = config["dataset"] == "synthetic"
@@ -191,6 +204,7 @@ _COLUMNS = [
     *MEMORY_FIGURES,
     "device_peak_source",
     *[c for c in speed_columns.COLUMNS if c not in SETUP_COLUMNS],
+    "machine_id",
     DOCUMENT,
 ]
 

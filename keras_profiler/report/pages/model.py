@@ -1,7 +1,8 @@
 """<model>.md, one page per model, in the keras-mxnet reference layout: per
 setup, its settings, a cross-backend comparison table, a scaling plot
 (<model>-scaling-<setup>.png) and one table per backend and strategy with a
-column per device count.
+column per device count. Its images/sec are the epoch clock, with the step
+intervals' figure beside it where a record has one (``parts.clock_rows``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ import pandas as pd
 from keras_profiler.report.data import series
 from keras_profiler.report.data.cells import given, groups
 from keras_profiler.report.data.frame import SETUP_COLUMNS
-from keras_profiler.report.parts import backend_tables, comparison, scaling_plot, setups
+from keras_profiler.report.parts import (
+    backend_tables,
+    clock_rows,
+    comparison,
+    scaling_plot,
+    setups,
+)
 from keras_profiler.report.parts.marks import file_stem, markdown
 
 # Where the index lists it (pages.registered): the model pages come first.
@@ -46,7 +53,7 @@ def describe_page(name: str, cells: pd.DataFrame) -> str:
 
 def model_page(model: str, cells: pd.DataFrame) -> tuple[str, dict[str, bytes]]:
     """The model's page, and the plots it links to."""
-    lines, images = [f"# {model}", ""], {}
+    lines, images = [f"# {model}", "", *clock_rows.note(cells)], {}
     for number, runs in enumerate(groups(cells, SETUP_COLUMNS), start=1):
         parameters = runs["parameters"].dropna()
         lines += [f"## Setup {number}", ""]

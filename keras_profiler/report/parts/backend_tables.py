@@ -11,13 +11,14 @@ from __future__ import annotations
 import pandas as pd
 
 from keras_profiler.report.data.cells import ACCURACY, FAILED, figure_text, given, repeats_text
+from keras_profiler.report.parts import clock_rows
 
 # (row label, column, format); a row shows only where some cell has a figure.
 FIGURE_ROWS = [
     ("Training time (secs)", "training_seconds", "{:.2f}"),
     ("First epoch, compile and warm-up (secs)", "first_epoch_seconds", "{:.2f}"),
     ("Average time per epoch, steady state (secs)", "steady_epoch_seconds", "{:.2f}"),
-    ("Images processed per sec, steady state", "steady_images_per_second", "{:.2f}"),
+    (clock_rows.EPOCH_CLOCK, "steady_images_per_second", "{:.2f}"),
     ("Training accuracy", "train_accuracy", "{:.4f}"),
     ("Test accuracy", "test_accuracy", "{:.4f}"),
     ("Maximum memory consumption (MiB, {source}, all devices)", "device_peak_mib", "{:.0f}"),
@@ -66,6 +67,7 @@ def _body(runs: pd.DataFrame, order: list[dict]) -> dict[str, list[str]]:
             body[label.format(source=memory_source(runs))] = texts
             if column == "steady_images_per_second":
                 body.update(_scaling_rows(order))
+                body.update(clock_rows.rows(order))
     if (runs["devices"] > 1).any():
         body[REPLICAS] = [_replicas(run) for run in order]
     return body
