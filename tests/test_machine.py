@@ -153,3 +153,34 @@ def _sweep_config(batch_size: int) -> RunConfig:
         steps_per_epoch=2,
         test_samples=64,
     )
+
+
+def test_two_machines_of_one_type_get_a_column_each_in_the_reports(tmp_path):
+    from test_report import run
+
+    from keras_profiler import report
+
+    first, second = run("r1", "jax", 1, steady=2.0), run("r2", "jax", 1, steady=4.0)
+    first.environment["machine_id"], second.environment["machine_id"] = (
+        "aaaaaaaaaaaa",
+        "bbbbbbbbbbbb",
+    )
+    for record in (first, second):
+        records.write(record, tmp_path / "results")
+    report.generate(tmp_path / "results", tmp_path / "reports")
+    page = (tmp_path / "reports" / "resnet50.md").read_text()
+    # Each machine's run is its own cell (160 and 80 images/sec), not the later one alone.
+    assert "Test CPU (2 cores), machine aaaaaaaaaaaa" in page
+    assert "Test CPU (2 cores), machine bbbbbbbbbbbb" in page
+    assert "160.00" in page and "80.00" in page
+
+
+def test_one_machine_keeps_its_plain_hardware_name(tmp_path):
+    from test_report import run
+
+    from keras_profiler import report
+
+    records.write(run("r1", "jax", 1), tmp_path / "results")
+    report.generate(tmp_path / "results", tmp_path / "reports")
+    page = (tmp_path / "reports" / "resnet50.md").read_text()
+    assert "Test CPU (2 cores)" in page and ", machine " not in page
