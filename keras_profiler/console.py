@@ -47,12 +47,24 @@ def outcome(record) -> str:
     )
 
 
-def regenerate(results_dir, reports_dir) -> None:
-    """Rewrites the reports from the records, naming every file skipped."""
+def regenerate(results_dir, reports_dir) -> list:
+    """Rewrites the reports from the records, naming every file skipped;
+    returns the files written."""
     written, problems = report.generate(results_dir, reports_dir)
     for problem in problems:
         print(f"keras-profiler: {problem}", file=sys.stderr)
     print(f"keras-profiler: wrote {len(written)} report file(s) to {reports_dir}")
+    return written
+
+
+def machine_words(record) -> str:
+    """'Intel(R) Xeon(R) Processor, 2 cores, machine 3621f0c066f9': what a
+    record ran on, in words."""
+    environment = record.environment
+    gpus = sorted({gpu.get("name") for gpu in environment.get("gpus") or []} - {None})
+    hardware = " + ".join(gpus) if gpus else environment.get("cpu_model") or "unknown CPU"
+    cores = environment.get("cpu_cores_logical")
+    return f"{hardware}, {cores} cores, machine {record.machine_id}"
 
 
 def _interval_text(speed) -> str:

@@ -134,7 +134,16 @@ def test_a_sweep_over_both_machines_records_runs_only_what_this_machine_lacks(tm
         timeout=600,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
-    assert "2 configuration(s), 1 to run" in completed.stderr
+    assert "2 configuration(s), 1 to run; already recorded on this machine, skipped: 1 ok" in (
+        completed.stderr
+    )
+    last_lines = completed.stdout.strip().splitlines()[-2:]
+    assert last_lines[0] == (
+        "keras-profiler sweep: measured here ("
+        f"{here['cpu_model']}, {here['cpu_cores_logical']} cores, machine {here['machine_id']}): "
+        "1 run(s), 1 ok"
+    )
+    assert f"{tmp_path / 'reports' / 'tiny.md'}" in last_lines[1]
     made = [
         r for r in records.load_all(results)[0] if r.run_id not in ("from-elsewhere", "from-here")
     ]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from keras_profiler.checks import check_runnable
 from keras_profiler.config import RunConfig
-from keras_profiler.console import describe, regenerate
+from keras_profiler.console import describe, machine_words, regenerate
 from keras_profiler.errors import UsageError
 from keras_profiler.options import Parser, add_options, add_run_command_options, values
 from keras_profiler.sweep import plan, runner
@@ -62,8 +62,8 @@ def main(argv: list[str]) -> int:
         return EXIT_INTERRUPTED
     failed = sum(record.status != "ok" for record in finished)
     _conclude(finished, failed)
-    if not args.no_report:
-        regenerate(args.results_dir, args.reports_dir)
+    pages = [] if args.no_report else regenerate(args.results_dir, args.reports_dir)
+    _say_what_was_measured_here(finished, failed, pages)
     return 1 if failed else 0
 
 
@@ -103,8 +103,23 @@ def _announce(total: int, todo: list, skipped: dict[str, int]) -> None:
     line = f"{total} configuration(s), {len(todo)} to run"
     if skipped:
         settled = ", ".join(f"{n} {status}" for status, n in sorted(skipped.items()))
-        line += f"; already recorded, skipped: {settled} (--force runs them again)"
+        line += f"; already recorded on this machine, skipped: {settled} (--force runs them again)"
     print(f"keras-profiler sweep: {line}", file=sys.stderr, flush=True)
+
+
+def _say_what_was_measured_here(finished: list, failed: int, pages: list) -> None:
+    """The sweep's last lines: what this machine measured, where to read it."""
+    if finished:
+        ok = len(finished) - failed
+        line = f"measured here ({machine_words(finished[0])}): {len(finished)} run(s), {ok} ok"
+        print(f"keras-profiler sweep: {line}", flush=True)
+    markdown = sorted(str(page) for page in pages if str(page).endswith(".md"))
+    if markdown:
+        print(
+            f"keras-profiler sweep: pages, this machine's figures beside any recorded elsewhere: "
+            f"{', '.join(markdown)}",
+            flush=True,
+        )
 
 
 def _conclude(finished: list, failed: int) -> None:
