@@ -18,7 +18,7 @@ from pathlib import Path
 
 import _tool_runs  # bench/ is on the path when this file is run
 import gpu_suite
-import harness_efficiency
+import harness_settings
 import time_to_stable
 import timing_fidelity
 
@@ -33,7 +33,7 @@ PUBLISHED = (2600.0, 2800.0)
 REPLAY_PERCENTS = (2.0, 1.0)
 CALLBACK_TARGET = 0.99
 FIDELITY_TARGET_PERCENT = timing_fidelity.TARGET_PERCENT
-HARNESS_TARGET = harness_efficiency.TARGET
+HARNESS_TARGET = harness_settings.TARGET
 
 
 def load(folders: list[Path]) -> tuple[gpu_suite.Suite, list[dict], dict]:
@@ -260,7 +260,7 @@ def harness_section(suite, configurations, results: dict) -> list[str]:
         loops, loops_reason = _loops(results, backend, precision)
         tool = record["summary"]["steady_images_per_second"] if record else None
         fit = (loops.get("fit") or {}).get("rate")
-        hands = [(loops.get(feed) or {}).get("rate") for feed in harness_efficiency.FEEDS]
+        hands = [(loops.get(feed) or {}).get("rate") for feed in harness_settings.FEEDS]
         best = max((h for h in hands if h), default=None)
         ratio = _ratio(tool, best)
         verdict = "n/a" if ratio is None else "yes" if ratio >= HARNESS_TARGET else "NO"
