@@ -1,0 +1,34 @@
+"""ResNeXt-50 32x4d, as torchvision's ``resnext50_32x4d``.
+
+Follows ``torchvision/models/resnet.py``: bottlenecks whose 3x3 convolution
+has 32 groups of 4 channels per 64 base filters, the stride on that 3x3
+convolution, and convolutions without biases, as there, so the trainable
+parameters equal torchvision's published count. Grouped convolutions need
+Keras 3 (``NEEDS``).
+
+Runs at the dataset's own image size (32x32 for CIFAR-10), like resnet50, so it
+defines no ``DEFAULT_IMAGE_SIZE``.
+"""
+
+from __future__ import annotations
+
+from . import _resnet
+
+# Keras 3 Conv2D(groups=); keras-mxnet (Keras 2.2) has no grouped convolutions.
+NEEDS = ("grouped convolutions",)
+
+VARIANT = _resnet.resnext(groups=32, width_per_group=4)
+STACK_SIZES = (3, 4, 6, 3)
+
+
+def build(input_shape, num_classes: int):
+    """Builds ResNeXt-50 (32x4d).
+
+    Args:
+        input_shape: Shape of one image, e.g. ``(32, 32, 3)``.
+        num_classes: Number of output classes.
+
+    Returns:
+        An uncompiled functional ``keras.models.Model`` named ``resnext50``.
+    """
+    return _resnet.build(input_shape, num_classes, STACK_SIZES, name="resnext50", variant=VARIANT)

@@ -1,0 +1,33 @@
+"""VGG19, as in ``keras.applications.VGG19`` with its fully connected top.
+
+Built by ``_vgg.build``, which mirrors keras.applications layer for layer
+(convolutions with biases, as there and in torchvision's ``vgg19``, so both
+publish the same count). Runs at the dataset's own image size, like vgg16, so
+it defines no ``DEFAULT_IMAGE_SIZE``.
+"""
+
+from __future__ import annotations
+
+from . import _vgg
+
+# Filters of the convolutions in each of the five blocks.
+BLOCKS = (
+    (64, 64),
+    (128, 128),
+    (256, 256, 256, 256),
+    (512, 512, 512, 512),
+    (512, 512, 512, 512),
+)
+
+
+def build(input_shape, num_classes: int):
+    """Builds VGG19.
+
+    Args:
+        input_shape: Shape of one image, e.g. ``(32, 32, 3)``; at least 32x32.
+        num_classes: Number of output classes.
+
+    Returns:
+        An uncompiled functional ``keras.models.Model`` named ``vgg19``.
+    """
+    return _vgg.build(input_shape, num_classes, BLOCKS, name="vgg19")
