@@ -7,15 +7,33 @@ from __future__ import annotations
 import sys
 
 from keras_profiler import backends, gpus
+from keras_profiler import models as model_registry
 from keras_profiler.config import RunConfig, flag
 from keras_profiler.errors import UsageError
 
 
-def check_runnable(config: RunConfig) -> None:
+def check_runnable(config: RunConfig, refuse_unsupported: bool = True) -> None:
     """Raises UsageError when this machine cannot run ``config``: its backend
-    is not installed, or it asks for devices or settings the machine lacks."""
+    is not installed, it asks for devices or settings the machine lacks, or
+    (unless ``refuse_unsupported`` is off, as for a sweep, which records such
+    a configuration as not supported) its backend cannot express its model."""
     _check_installed(config.backend)
     _check_devices(config)
+    reason = unsupported(config) if refuse_unsupported else None
+    if reason:
+        raise UsageError(reason)
+
+
+def unsupported(config: RunConfig) -> str | None:
+    """Why ``config``'s backend cannot express its model, or None."""
+    adapter = backends.get(config.backend)
+    missing = [f for f in model_registry.needs(config.model) if f in adapter.lacks]
+    if not missing:
+        return None
+    return (
+        f"model {config.model} needs {' and '.join(missing)}, which the {config.backend} "
+        f"backend ({adapter.keras_api}) lacks: choose another --backend"
+    )
 
 
 def _check_installed(backend: str) -> None:

@@ -24,6 +24,8 @@ def describe(config: RunConfig) -> str:
 def outcome(record) -> str:
     """One line saying how a run ended, and where its record is."""
     where = f"results: {record.run_id}"
+    if record.status == "not_supported":
+        return f"not supported: {record.error} ({where})"
     if record.status != "ok":
         return f"{record.status.upper()}: {record.config['backend']} failed ({where})"
     summary = record.summary

@@ -70,6 +70,24 @@ def run(config: RunConfig, results_dir: str | Path, python: str | None = None) -
     return record
 
 
+def record_not_supported(config: RunConfig, results_dir: str | Path, reason: str) -> RunRecord:
+    """Writes the record of a configuration whose backend cannot express its
+    model: nothing runs, and reports show the cell as not supported."""
+    now = _utc_now()
+    record = RunRecord(
+        run_id=new_run_id(config),
+        status="not_supported",
+        config=config.to_dict(),
+        started_at=now,
+        finished_at=now,
+        wall_seconds=0.0,
+        environment=environment.collect(),
+        error=reason,
+    )
+    records.write(record, results_dir)
+    return record
+
+
 class _Rank:
     """One worker process's files."""
 

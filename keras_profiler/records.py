@@ -26,7 +26,8 @@ SCHEMA_VERSION = 4
 # computes one from their host and hardware). They read with those fields empty.
 READABLE_VERSIONS = (1, 2, 3, 4)
 RECORD_FILE = "record.json"
-STATUSES = ("ok", "oom", "error", "timeout")
+# not_supported: the backend cannot express the model; nothing was run.
+STATUSES = ("ok", "oom", "error", "timeout", "not_supported")
 
 
 @dataclass

@@ -6,6 +6,8 @@ registered under its file name. It defines::
     def build(input_shape, num_classes) -> keras.Model   # a functional model
     DEFAULT_IMAGE_SIZE = 299   # optional: the input size the model is run at;
                                # absent or None: the dataset's own size
+    NEEDS = ("grouped convolutions",)  # optional: what of FEATURES it needs
+                               # beyond the layers Keras 2.2 has too
 
 The files use only layers present in both Keras 3 and Keras 2.2, so that the
 same definitions serve the Keras 3 backends and keras-mxnet. Listing and
@@ -24,6 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 USER_MODEL_HINT = "give a registered name or path/to/file.py:function"
+# What a model may need beyond the layers both Keras 3 and Keras 2.2 have; a
+# backend names those of them it lacks (Backend.lacks), and a run of a model
+# on a backend that lacks what it needs is refused, or recorded by a sweep as
+# not supported.
+FEATURES = (
+    "grouped convolutions",
+    "local response normalisation",
+    "attention",
+    "layer normalisation",
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,26 @@ def check(spec: str) -> None:
             f"{str(path)!r} defines no top-level function {function!r}: "
             f"define {function}(input_shape, num_classes) there"
         )
+
+
+def needs(spec: str) -> tuple[str, ...]:
+    """The FEATURES the model named by ``spec`` needs (its module's ``NEEDS``),
+    read from its source without importing it (or Keras)."""
+    check(spec)
+    path = _split_user_spec(spec)[0] if ":" in spec else Path(__path__[0]) / f"{spec}.py"
+    for node in _parse(path).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "NEEDS" for t in node.targets
+        ):
+            found = tuple(ast.literal_eval(node.value))
+            unknown = [f for f in found if f not in FEATURES]
+            if unknown:
+                raise ValueError(
+                    f"{str(path)!r}: NEEDS names {', '.join(map(repr, unknown))}: "
+                    f"use only {', '.join(map(repr, FEATURES))}"
+                )
+            return found
+    return ()
 
 
 def load(spec: str) -> ModelSpec:

@@ -39,6 +39,11 @@ class Backend:
     default_jit_compile: bool = False
     # Runs in a Python environment of its own, built by keras-profiler (MXNet).
     own_environment: bool = False
+    # Which of models.FEATURES this backend's Keras cannot express: a model
+    # that needs one is refused here (a sweep records it as not supported).
+    lacks: frozenset[str] = frozenset()
+    # Its Keras, in words, for the refusal.
+    keras_api: str = "Keras 3"
     # MXNet's kernels are NCHW (channels_first); Keras 3's default is NHWC.
     default_data_format: str = "channels_last"
     # Whether training may feed tf.data, so that TensorFlow must be seeded

@@ -28,6 +28,7 @@ from keras_profiler.sweep.spec import (
 )
 
 EXIT_INTERRUPTED = 130
+NOT_SUPPORTED = "not_supported"  # a result, not a failure: nothing could run
 
 
 def main(argv: list[str]) -> int:
@@ -39,7 +40,7 @@ def main(argv: list[str]) -> int:
     except SpecError as error:
         raise UsageError(str(error)) from None
     for config in configs:
-        check_runnable(config)
+        check_runnable(config, refuse_unsupported=False)  # recorded as not supported
     if args.dry_run:
         todo, skipped = plan.pending(configs, args.results_dir, args.force)
         _announce(len(configs), todo, skipped)
@@ -60,7 +61,7 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    failed = sum(record.status != "ok" for record in finished)
+    failed = sum(record.status not in ("ok", NOT_SUPPORTED) for record in finished)
     _conclude(finished, failed)
     pages = [] if args.no_report else regenerate(args.results_dir, args.reports_dir)
     _say_what_was_measured_here(finished, failed, pages)
@@ -110,7 +111,7 @@ def _announce(total: int, todo: list, skipped: dict[str, int]) -> None:
 def _say_what_was_measured_here(finished: list, failed: int, pages: list) -> None:
     """The sweep's last lines: what this machine measured, where to read it."""
     if finished:
-        ok = len(finished) - failed
+        ok = sum(record.status == "ok" for record in finished)
         line = f"measured here ({machine_words(finished[0])}): {len(finished)} run(s), {ok} ok"
         print(f"keras-profiler sweep: {line}", flush=True)
     markdown = sorted(str(page) for page in pages if str(page).endswith(".md"))
@@ -123,9 +124,15 @@ def _say_what_was_measured_here(finished: list, failed: int, pages: list) -> Non
 
 
 def _conclude(finished: list, failed: int) -> None:
-    line = f"{len(finished)} run(s) done, {len(finished) - failed} ok"
+    ok = sum(record.status == "ok" for record in finished)
+    line = f"{len(finished)} run(s) done, {ok} ok"
+    unsupported = len(finished) - ok - failed
+    if unsupported:
+        line += f", {unsupported} not supported by their backend, recorded as such"
     if failed:
-        statuses = sorted({record.status for record in finished if record.status != "ok"})
+        statuses = sorted(
+            {record.status for record in finished if record.status not in ("ok", NOT_SUPPORTED)}
+        )
         line += f", {failed} failed ({', '.join(statuses)}), recorded as such"
     print(f"keras-profiler sweep: {line}", file=sys.stderr, flush=True)
 

@@ -21,7 +21,7 @@ from keras_profiler import environment, records
 from keras_profiler.config import RunConfig
 
 # Statuses that settle a configuration.
-SETTLED = ("ok", "oom", "timeout")
+SETTLED = ("ok", "oom", "timeout", "not_supported")
 _NOT_MEASURED = {"data_dir", "allow_download", "timeout_seconds", "peak_tflops"}
 _DEFAULTS = {
     f.name: f.default for f in dataclasses.fields(RunConfig) if f.default is not dataclasses.MISSING

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from keras_profiler import backends, gpus, launcher
+from keras_profiler import backends, checks, gpus, launcher
 from keras_profiler.console import describe, outcome
 from keras_profiler.errors import UsageError
 from keras_profiler.records import RunRecord
@@ -79,7 +79,11 @@ def run(configs, results_dir, pythons: dict[str, str], progress: Progress) -> li
     finished = []
     for config in configs:
         progress.starting(describe(config))
-        record = launcher.run(config, results_dir, python=pythons[config.backend])
+        reason = checks.unsupported(config)
+        if reason:
+            record = launcher.record_not_supported(config, results_dir, reason)
+        else:
+            record = launcher.run(config, results_dir, python=pythons[config.backend])
         progress.finished()
         print(f"keras-profiler: {outcome(record)}", flush=True)
         finished.append(record)

@@ -28,6 +28,17 @@ class MxnetBackend(Backend):
     peak_device_memory_label = ""  # MXNet keeps no peak counter: NVML or RSS only
     strategy_labels = {MULTI_CONTEXT: "multi-context (kvstore)"}
     compiler = None  # always one compiled symbolic graph: nothing to switch
+    # Keras 2.2's Conv2D has no groups, and it has no attention, layer
+    # normalisation or local response normalisation layers.
+    lacks = frozenset(
+        {
+            "grouped convolutions",
+            "local response normalisation",
+            "attention",
+            "layer normalisation",
+        }
+    )
+    keras_api = "Keras 2.2 through keras-mxnet"
 
     # --- in the launcher -------------------------------------------------
 

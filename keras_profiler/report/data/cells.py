@@ -88,7 +88,12 @@ def _cell(runs: pd.DataFrame) -> dict:
 
 
 # A cell where no repeat was ok shows how the latest one failed.
-FAILED = {"oom": "out of memory", "error": "error", "timeout": "timeout"}
+FAILED = {
+    "oom": "out of memory",
+    "error": "error",
+    "timeout": "timeout",
+    "not_supported": "not supported",
+}
 # A table cell that no record backs.
 NOT_RUN = "not run"
 SPEED = "steady_images_per_second"

@@ -1,0 +1,106 @@
+"""A model its backend cannot express: refused by a run, recorded as not
+supported by a sweep, and shown as such in the reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from test_report import run as ok_record
+
+from keras_profiler import models, records, report
+from keras_profiler.config import RunConfig
+from keras_profiler.sweep import plan, runner
+from keras_profiler.sweep.progress import Progress
+
+GROUPED = """
+NEEDS = ("grouped convolutions",)
+
+
+def build(input_shape, num_classes):
+    import keras
+
+    inputs = keras.layers.Input(shape=input_shape)
+    x = keras.layers.Conv2D(8, 3, groups=1)(inputs)
+    x = keras.layers.Conv2D(8, 3, groups=2)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
+"""
+
+
+@pytest.fixture
+def grouped(tmp_path):
+    path = tmp_path / "grouped.py"
+    path.write_text(GROUPED)
+    return f"{path}:build"
+
+
+def test_a_models_needs_are_read_without_importing_it(grouped, tmp_path):
+    assert models.needs(grouped) == ("grouped convolutions",)
+    assert models.needs("resnet50") == ()
+    odd = tmp_path / "odd.py"
+    odd.write_text('NEEDS = ("teleportation",)\n\ndef build(input_shape, num_classes):\n    pass\n')
+    with pytest.raises(ValueError, match="NEEDS names 'teleportation': use only 'grouped"):
+        models.needs(f"{odd}:build")
+
+
+def test_every_registered_models_needs_are_known_features():
+    for name in models.available():
+        assert set(models.needs(name)) <= set(models.FEATURES), name
+
+
+def test_a_run_on_a_backend_that_lacks_what_the_model_needs_is_refused(grouped, tmp_path):
+    results = tmp_path / "results"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keras_profiler",
+            "--backend",
+            "mxnet",
+            "--model",
+            grouped,
+            "--dataset",
+            "synthetic",
+            "--results-dir",
+            str(results),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == (
+        f"keras-profiler: error: model {grouped} needs grouped convolutions, which the mxnet "
+        "backend (Keras 2.2 through keras-mxnet) lacks: choose another --backend"
+    )
+    assert not results.exists() or not any(results.iterdir())
+
+
+def test_a_sweep_records_it_as_not_supported_and_the_reports_say_so(grouped, tmp_path, capsys):
+    results = tmp_path / "results"
+    config = RunConfig(backend="mxnet", model=grouped, dataset="cifar10", batch_size=32)
+    # No worker may start: its interpreter does not exist.
+    finished = runner.run([config], results, {"mxnet": "/nonexistent/python"}, Progress(1))
+    assert [(r.status, r.error) for r in finished] == [
+        (
+            "not_supported",
+            f"model {grouped} needs grouped convolutions, which the mxnet backend "
+            "(Keras 2.2 through keras-mxnet) lacks: choose another --backend",
+        )
+    ]
+    assert "not supported: model" in capsys.readouterr().out
+    assert plan.pending([config], results, force=False) == ([], {"not_supported": 1})
+    # Beside an ok run of another backend, the page names the cell as not supported.
+    jax = ok_record("jax-run", "jax", 1, model=grouped)
+    jax.model["name"] = grouped
+    records.write(jax, results)
+    report.generate(results, tmp_path / "reports")
+    pages = {p.name: p.read_text() for p in (tmp_path / "reports").glob("*.md")}
+    model_page = next(text for text in pages.values() if "### mxnet" in text)
+    assert "| mxnet     | not supported |" in model_page
+    assert "* CPU (1): not supported: `model " in model_page
+    record = json.loads(next(results.glob("*mxnet*/record.json")).read_text())
+    assert record["status"] == "not_supported" and record["wall_seconds"] == 0.0
