@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from keras_profiler import backends, gpus
+from keras_profiler import backends, gpus, option_help
 from keras_profiler import datasets as dataset_registry
 from keras_profiler import models as model_registry
 from keras_profiler.options import flag_of, on_off, option
@@ -34,75 +34,6 @@ def data_kind(dataset: str, distortions: bool) -> str:
 def flag(field: str) -> str:
     """The command-line flag that sets ``field``, for error messages."""
     return flag_of(_FIELDS[field])
-
-
-def _model_help() -> str:
-    return (
-        f"{', '.join(model_registry.available())}, or path/to/file.py:function, a builder "
-        "function(input_shape, num_classes) returning a Keras model"
-    )
-
-
-def _dataset_help() -> str:
-    return "; ".join(
-        f"{name}: {dataset_registry.get(name).DESCRIPTION}" for name in dataset_registry.available()
-    )
-
-
-def _data_dir_help() -> str:
-    read = [n for n in dataset_registry.available() if not dataset_registry.get(n).GENERATED]
-    return f"where the datasets read from files ({', '.join(read)}) are looked up and downloaded"
-
-
-def _strategy_help() -> str:
-    each = "; ".join(f"{b}: {', '.join(n)}" for b, n in backends.strategies_by_backend().items())
-    return (
-        f"how devices share the work: {each}. Default: single (a plain fit, no distribution) "
-        "on one device, the backend's data-parallel one (the first listed) on several; named, "
-        "a data-parallel strategy runs on one device too"
-    )
-
-
-def _bucketed() -> dict[str, float]:
-    """'backend strategy' -> its default bucket size, over every backend."""
-    return {
-        f"{name} {strategy}": mb
-        for name in backends.NAMES
-        for strategy, mb in backends.get(name).bucket_mb_defaults.items()
-    }
-
-
-def _bucket_help() -> str:
-    defaults = ", ".join(f"{which} {mb:g}" for which, mb in _bucketed().items())
-    return (
-        "the all-reduce's gradient bucket size, for the strategies that bucket gradients; "
-        f"default: their own ({defaults})"
-    )
-
-
-def _by_backend(attribute: str) -> dict:
-    """Backend names grouped by the value of one of their adapters' attributes."""
-    groups: dict = {}
-    for name in backends.NAMES:
-        groups.setdefault(getattr(backends.get(name), attribute), []).append(name)
-    return groups
-
-
-def _jit_help() -> str:
-    groups = _by_backend("default_jit_compile")
-    each = "; ".join(
-        f"{'on' if value else 'off'} for {', '.join(names)}" for value, names in groups.items()
-    )
-    return (
-        f"compile the train step (XLA; torch.compile under torch); default: the backend's: {each}"
-    )
-
-
-def _data_format_help() -> str:
-    each = "; ".join(
-        f"{value} for {', '.join(n)}" for value, n in _by_backend("default_data_format").items()
-    )
-    return f"the layout every layer computes in; default: the backend's: {each}"
 
 
 @dataclass(frozen=True)
@@ -128,9 +59,9 @@ class RunConfig:
         f"{', '.join(backends.NAMES)}",
         required=True,
     )
-    model: str = option(help=_model_help, required=True)
+    model: str = option(help=option_help.model, required=True)
     dataset: str = option(
-        dataset_registry.DEFAULT, _dataset_help, choices=dataset_registry.available
+        dataset_registry.DEFAULT, option_help.dataset, choices=dataset_registry.available
     )
     devices: int = option(
         1,
@@ -180,7 +111,7 @@ class RunConfig:
         parse=int,
     )
     data_dir: str = option(
-        "~/.cache/keras-profiler/datasets", _data_dir_help, metavar="DIR", parse=str
+        "~/.cache/keras-profiler/datasets", option_help.data_dir, metavar="DIR", parse=str
     )
     allow_download: bool = option(
         True,
@@ -195,15 +126,17 @@ class RunConfig:
         metavar="SECONDS",
         parse=float,
     )
-    strategy: str | None = option(None, _strategy_help)
-    bucket_mb: float | None = option(None, _bucket_help, metavar="MB", parse=float)
+    strategy: str | None = option(None, option_help.strategy)
+    bucket_mb: float | None = option(None, option_help.bucket_mb, metavar="MB", parse=float)
     lr_scaling: str = option(
         "fixed",
         "fixed: the same learning rate at any device count; linear: multiplied by the devices",
         choices=LR_SCALINGS,
     )
-    jit_compile: bool | None = option(None, _jit_help, metavar="{on,off}", parse=on_off)
-    data_format: str | None = option(None, _data_format_help, choices=DATA_FORMATS)
+    jit_compile: bool | None = option(
+        None, option_help.jit_compile, metavar="{on,off}", parse=on_off
+    )
+    data_format: str | None = option(None, option_help.data_format, choices=DATA_FORMATS)
     distortions: bool = option(
         False,
         "random crop and horizontal flip of each training image on the input path (real data "
@@ -312,7 +245,7 @@ class RunConfig:
         if self.bucket_mb is not None and self.strategy not in bucketed:
             raise ValueError(
                 f"{flag('bucket_mb')} sets the gradient buckets of "
-                f"{', '.join(_bucketed())}; it does not apply to {self.backend} with "
+                f"{', '.join(option_help.bucketed())}; it does not apply to {self.backend} with "
                 f"{flag('strategy')} {self.strategy}"
                 + (f": add {flag('strategy')} {next(iter(bucketed))}" if bucketed else "")
             )
