@@ -12,6 +12,7 @@ from keras_profiler import ProfilerCallback
 from keras_profiler.models import tiny
 
 
+@pytest.mark.slow
 def test_profiles_a_users_own_fit():
     x, y = fakedata.quadrant_dataset(640, seed=1)
     x = x.astype("float32") / 255

@@ -7,6 +7,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+# Each test trains in a fresh jax process.
+pytestmark = pytest.mark.slow
+
 SCRIPT = """
 import logging, sys
 import jax

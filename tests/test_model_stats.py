@@ -135,6 +135,7 @@ def torch_figures() -> dict:
     return describe_in("torch", *PUBLISHED, *FIRST, *LAST)
 
 
+@pytest.mark.slow
 def test_resnet50_at_224(torch_figures):
     figures = torch_figures[PUBLISHED[0]]
     # torchvision's ResNet-50 is 4,089,184,256 multiply-adds (fvcore; "4.09
@@ -160,6 +161,7 @@ def test_resnet50_at_224(torch_figures):
     assert figures["parameter_bytes"] == 4 * 25_636_712 == 4 * figures["count_params"]
 
 
+@pytest.mark.slow
 def test_inception_v3_at_299(torch_figures):
     figures = torch_figures[PUBLISHED[1]]
     # torchvision's Inception-v3 (the same layers; eval mode, no auxiliary
@@ -189,6 +191,7 @@ def test_tiny_by_hand():
     assert model_stats.describe(models.load("tiny").build((32, 32, 3), 10)) == TINY
 
 
+@pytest.mark.slow
 def test_other_convolutions_by_hand(keras):
     layers = keras.layers
     inputs = layers.Input((8, 8, 3))
@@ -252,6 +255,7 @@ def test_an_unknown_size_leaves_the_figures_out_of_the_record(keras):
     assert not set(described) & set(small_figures(8))
 
 
+@pytest.mark.slow
 def test_channels_first_gives_the_same_figures(torch_figures):
     first = figures_of(torch_figures, FIRST)
     assert first == figures_of(torch_figures, LAST)
@@ -259,6 +263,7 @@ def test_channels_first_gives_the_same_figures(torch_figures):
     assert first["tiny:32:10"] == TINY
 
 
+@pytest.mark.slow
 def test_tensorflow_gives_the_same_figures_as_torch(torch_figures):
     figures = describe_in("tensorflow", *FIRST)
     assert figures_of(figures, FIRST) == figures_of(torch_figures, FIRST)
@@ -276,6 +281,7 @@ def test_mxnet_gives_the_same_figures_as_keras_3(torch_figures, mxnet_python):
     assert inception["parameter_bytes"] == 4 * 21_823_274
 
 
+@pytest.mark.slow
 def test_a_run_records_the_figures(run_cli, tmp_path):
     # SMALL at its DEFAULT_IMAGE_SIZE of 40 on 32x32 data: the worker wraps it
     # in an outer model with an upscale in front, as for Inception-v3.

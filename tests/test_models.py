@@ -50,6 +50,7 @@ def test_default_image_sizes():
     assert sizes == {name: None for name in REGISTERED} | {"inception_v3": 299}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_matches_keras_applications(keras, name):
     constructor, size = REFERENCES[name]

@@ -52,6 +52,7 @@ def counts():
     return result
 
 
+@pytest.mark.slow
 def test_every_backend_counts_the_same(counts):
     assert counts["jax"] == counts["tensorflow"] == counts["torch"]
     # Independent figures: keras.applications' own counts (test_models.py checks

@@ -30,6 +30,7 @@ print(json.dumps({{"tensorflow": "tensorflow" in sys.modules, "draws": draws}}))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_every_generator_is_seeded_and_tensorflow_only_where_it_feeds(backend):
     env = dict(os.environ, KERAS_BACKEND=backend)
