@@ -12,7 +12,39 @@ import pytest
 
 from keras_profiler import models
 
-REGISTERED = ["inception_v3", "resnet101", "resnet152", "resnet50", "tiny", "vgg16"]
+REGISTERED = [
+    "alexnet",
+    "caffenet",
+    "inception_bn",
+    "inception_v3",
+    "inception_v4",
+    "nin",
+    "resnet101",
+    "resnet152",
+    "resnet18",
+    "resnet200",
+    "resnet34",
+    "resnet50",
+    "resnext101",
+    "resnext101_64x4d",
+    "resnext50",
+    "squeezenet",
+    "squeezenet1_1",
+    "tiny",
+    "vgg16",
+    "vgg19",
+]
+# The models run at an input size of their own; the rest at the dataset's.
+OWN_IMAGE_SIZES = {
+    "alexnet": 227,
+    "caffenet": 227,
+    "inception_bn": 224,
+    "inception_v3": 299,
+    "inception_v4": 299,
+    "nin": 224,
+    "squeezenet": 224,
+    "squeezenet1_1": 224,
+}
 
 # Our model name -> (keras.applications constructor name, square input size).
 REFERENCES = {
@@ -47,7 +79,7 @@ def test_available_lists_the_registered_models():
 
 def test_default_image_sizes():
     sizes = {name: models.load(name).default_image_size for name in REGISTERED}
-    assert sizes == {name: None for name in REGISTERED} | {"inception_v3": 299}
+    assert sizes == {name: None for name in REGISTERED} | OWN_IMAGE_SIZES
 
 
 @pytest.mark.slow

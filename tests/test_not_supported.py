@@ -104,3 +104,23 @@ def test_a_sweep_records_it_as_not_supported_and_the_reports_say_so(grouped, tmp
     assert "* CPU (1): not supported: `model " in model_page
     record = json.loads(next(results.glob("*mxnet*/record.json")).read_text())
     assert record["status"] == "not_supported" and record["wall_seconds"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "model, missing",
+    [
+        ("resnext50", "grouped convolutions"),
+        ("alexnet", "grouped convolutions and local response normalisation"),
+    ],
+)
+def test_mxnet_refuses_the_registered_models_keras_2_cannot_build(model, missing):
+    from keras_profiler import checks
+    from keras_profiler.errors import UsageError
+
+    with pytest.raises(UsageError) as refused:
+        checks.check_runnable(RunConfig(backend="mxnet", model=model, dataset="synthetic"))
+    assert str(refused.value) == (
+        f"model {model} needs {missing}, which the mxnet backend (Keras 2.2 through "
+        "keras-mxnet) lacks: choose another --backend"
+    )
+    assert checks.unsupported(RunConfig(backend="jax", model=model, dataset="synthetic")) is None
