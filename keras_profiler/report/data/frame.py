@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 
+from keras_profiler import datasets
 from keras_profiler.config import data_kind
 from keras_profiler.records import RunRecord
 from keras_profiler.report.data import speed_columns
@@ -81,7 +82,7 @@ def _row(record: RunRecord) -> dict:
         "machine_id": record.machine_id,
         **{key: config.get(key) for key in SETUP_COLUMNS if key in config},
     }
-    row["synthetic"] = config["dataset"] == "synthetic"
+    row["synthetic"] = datasets.is_synthetic(config["dataset"])
     row["distortions"] = bool(config.get("distortions"))
     row["data_kind"] = data_kind(config["dataset"], row["distortions"])
     # Records written before --repeats count as the first repetition.
