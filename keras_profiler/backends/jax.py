@@ -31,6 +31,7 @@ class JaxBackend(Backend):
             env["XLA_FLAGS"] = (
                 f"{flags} --xla_force_host_platform_device_count={config.devices}".strip()
             )
+            env.update(_dispatch_threads(config.devices))
         return env
 
     def setup(self, config):
@@ -106,6 +107,37 @@ class JaxBackend(Backend):
         backend = jax.extend.backend.get_backend()
         cuda = backend.platform_version if backend.platform == "gpu" else None
         return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "cuda": cuda}
+
+
+def _dispatch_threads(devices: int) -> dict[str, str]:
+    """PJRT_NPROC, the thread count of XLA's CPU client, where the CPU has
+    fewer cores than twice the virtual devices; else nothing.
+
+    The client sizes its dispatch pool at max(cores, devices). Each device's
+    launch of a step takes a pool thread and blocks there once the device has
+    its limit of computations in flight; the device's half of a collective
+    then needs a pool thread too. Keras's evaluation, dispatched without a
+    wait per step, reaches that limit: with 2 devices on 2 cores one thread
+    runs device 0 inside an all-reduce while the other waits to launch on
+    device 1, whose half of the all-reduce is queued behind them, and XLA
+    aborts the process after its rendezvous timeout. Launches for one step
+    take at most one thread per device and one collective runs at a time,
+    so twice the devices always leaves threads for it. The same count sizes
+    the pool the kernels run on, which then has more threads than cores:
+    virtual devices test the multi-device code path, not its speed. A
+    PJRT_NPROC the user set is kept.
+    """
+    needed = 2 * devices
+    if devices < 2 or "PJRT_NPROC" in os.environ or _usable_cores() >= needed:
+        return {}
+    return {"PJRT_NPROC": str(needed)}
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on, as XLA counts them by default."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 ADAPTER = JaxBackend()
