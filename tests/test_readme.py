@@ -108,6 +108,23 @@ def test_every_anchor_leads_to_a_heading(document):
     assert missing == [], f"{document.relative_to(ROOT)} links to missing headings {missing}"
 
 
+def named_source_files(markdown: str) -> list[str]:
+    """Repository paths of Python files named in backticks, placeholders left out."""
+    named = re.findall(r"`((?:keras_profiler|models|datasets|tests|bench)/[\w/.]+\.py)`", markdown)
+    return sorted(set(named))
+
+
+def test_the_source_file_finder_skips_placeholders():
+    text = "`keras_profiler/cli.py` `models/<name>.py` `bench/a.py --x` `tests/b.py`"
+    assert named_source_files(text) == ["keras_profiler/cli.py", "tests/b.py"]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_source_file_a_document_names_exists(document):
+    missing = [p for p in named_source_files(document.read_text()) if not (ROOT / p).is_file()]
+    assert missing == [], f"{document.relative_to(ROOT)} names missing files {missing}"
+
+
 def test_the_docs_folder_has_its_pages():
     names = {p.name for p in (ROOT / "docs").glob("*.md")}
     assert {"README.md", "usage.md", "backends.md", "mxnet.md", "sweeps.md"} <= names
