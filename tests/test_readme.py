@@ -65,7 +65,7 @@ def test_the_install_script_makes_the_environment_ci_promises():
 
 def test_the_readme_quick_start_runs_the_quick_sweep():
     text = README.read_text()
-    assert "./install.sh\n.venv/bin/python -m keras_profiler sweep --quick\n" in text
+    assert "\n./install.sh && .venv/bin/python -m keras_profiler sweep --quick\n" in text
 
 
 def test_the_readme_is_a_short_guide():

@@ -106,7 +106,9 @@ def test_a_sweep_killed_twice_resumes_to_one_ok_record_per_configuration(tmp_pat
 
     resumed = _sweep(tmp_path, *args)
     assert resumed.returncode == 0, resumed.stderr
-    assert "3 configuration(s), 2 to run; already recorded, skipped: 1 ok" in resumed.stderr
+    assert "3 configuration(s), 2 to run; already recorded on this machine, skipped: 1 ok" in (
+        resumed.stderr
+    )
     found = _records(results)
     assert _by_batch(found, "ok") == [8, 16, 32]  # exactly one ok record each
     assert _by_batch(found, "error") == [16]  # the failure stays on record
@@ -132,7 +134,7 @@ def test_a_run_out_of_memory_is_an_out_of_memory_cell_and_the_sweep_goes_on(tmp_
 
     again = _sweep(tmp_path, *args)  # out of memory is a result: not run again
     assert again.returncode == 0, again.stderr
-    assert "0 to run; already recorded, skipped: 2 ok, 2 oom" in again.stderr
+    assert "0 to run; already recorded on this machine, skipped: 2 ok, 2 oom" in again.stderr
 
 
 def test_quick_sweep_end_to_end_then_nothing_to_redo(tmp_path):

@@ -145,8 +145,10 @@ def parser() -> Parser:
         description=(
             "Run every configuration of a matrix (a TOML sweep file; default: the reference "
             "matrix run_all.sh runs), one fresh worker per run, then regenerate the reports. "
-            "Configurations already recorded (ok, out of memory or timed out) are skipped, so "
-            "a stopped sweep continues where it stopped; a failed run is recorded and the "
+            "Configurations already recorded on this machine (ok, out of memory, timed out "
+            "or not supported by their backend) are skipped, so a stopped sweep continues "
+            "where it stopped; records from other machines are reported, never skipped for; "
+            "a failed run is recorded and the "
             "sweep goes on. The options below override the file, its per-model settings "
             "included; those that set a run's setting mean what they mean for one run "
             "(python -m keras_profiler --help)."
