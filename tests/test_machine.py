@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -105,7 +103,7 @@ def test_a_record_copied_from_the_committed_results_settles_nothing_here(tmp_pat
 
 
 @pytest.mark.slow
-def test_a_sweep_over_both_machines_records_runs_only_what_this_machine_lacks(tmp_path):
+def test_a_sweep_over_both_machines_records_runs_only_what_this_machine_lacks(tmp_path, run_cli):
     results = tmp_path / "results"
     here = environment.collect()
     elsewhere = dict(here, machine_id="0123456789ab", host="another-box")
@@ -117,22 +115,7 @@ def test_a_sweep_over_both_machines_records_runs_only_what_this_machine_lacks(tm
         'batch_sizes = [8, 16]\ndata = ["synthetic"]\n'
         "[settings]\nepochs = 1\nsteps_per_epoch = 2\ntest_samples = 64\n"
     )
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "keras_profiler",
-            "sweep",
-            str(matrix),
-            "--results-dir",
-            str(results),
-            "--reports-dir",
-            str(tmp_path / "reports"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    completed = run_cli("sweep", str(matrix))  # into tmp_path / "results", "reports"
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "2 configuration(s), 1 to run; already recorded on this machine, skipped: 1 ok" in (
         completed.stderr
