@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from keras_profiler import gpus
 from keras_profiler.checks import check_runnable
 from keras_profiler.config import RunConfig
 from keras_profiler.console import describe, machine_words, regenerate
@@ -25,6 +26,7 @@ from keras_profiler.sweep.spec import (
     REFERENCE,
     SpecError,
     SweepSpec,
+    presets,
 )
 
 EXIT_INTERRUPTED = 130
@@ -34,7 +36,9 @@ NOT_SUPPORTED = "not_supported"  # a result, not a failure: nothing could run
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     try:
-        spec = _spec(args)
+        spec, notes = _spec(args).strategies_for(gpus.count())
+        for note in notes:
+            print(f"keras-profiler sweep: {note}", file=sys.stderr)
         names, optional = runner.backend_names(spec)
         configs = spec.configs(names, runner.device_counts(spec))
     except SpecError as error:
@@ -73,9 +77,13 @@ _MATRIX_OPTIONS = ("backends", "devices", "models", "batch_sizes", "data", "prec
 
 
 def _spec(args) -> SweepSpec:
-    """The definition file (the reference matrix by default, the quick one
-    with --quick), with the command line's overrides applied."""
-    spec = SweepSpec.load(args.file or (QUICK if args.quick else REFERENCE))
+    """The definition file (the reference matrix by default, a preset's with
+    --preset, the quick one with --quick), with the command line's overrides
+    applied."""
+    chosen = [path for path in (args.file, args.preset, QUICK if args.quick else None) if path]
+    if len(chosen) > 1:
+        raise SpecError("give one of a sweep file, --preset and --quick")
+    spec = SweepSpec.load(chosen[0] if chosen else REFERENCE)
     changes = _given(args, _MATRIX_OPTIONS)
     if args.devices is not None:
         # Device counts asked for by name run as asked: virtual CPU devices
@@ -159,7 +167,14 @@ def parser() -> Parser:
         "file",
         nargs="?",
         type=Path,
-        help="sweep definition (TOML), like keras_profiler/sweep/reference.toml",
+        help="sweep definition (TOML), like keras_profiler/sweep/keras-mxnet.toml",
+    )
+    add(
+        "--preset",
+        type=_preset,
+        metavar="NAME",
+        help="the matrix of one reference table, a file in keras_profiler/sweep/: "
+        f"{', '.join(presets())}",
     )
     add(
         "--quick",
@@ -206,6 +221,13 @@ def _add_dimensions(parser) -> None:
         metavar="K",
         help="run each configuration K times: reports give mean +- stdev",
     )
+
+
+def _preset(name: str) -> Path:
+    known = presets()
+    if name not in known:
+        raise argparse.ArgumentTypeError(f"unknown preset {name!r}: choose from {', '.join(known)}")
+    return known[name]
 
 
 def _names(text: str):

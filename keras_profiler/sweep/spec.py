@@ -1,7 +1,9 @@
 """A sweep definition: the matrix of runs, read from TOML, and its expansion
 into validated RunConfigs.
 
-A definition file (see ``reference.toml`` beside this module) has:
+Each ``.toml`` file beside this module is a preset (``sweep --preset NAME``
+runs ``NAME.toml``), one per reference table. A definition file (see
+``keras-mxnet.toml``) has:
 
 * ``[matrix]``: the dimensions, each a list: ``backends`` (or the string
   ``"installed"``), ``devices``, ``models``, ``batch_sizes``, ``data``
@@ -26,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +41,9 @@ else:  # Python 3.10
     import tomli as tomllib
 
 HERE = Path(__file__).parent
-REFERENCE = HERE / "reference.toml"
+# The matrix a bare sweep and run_all.sh run: the settings of the published
+# keras-mxnet tables, the tool's first reference.
+REFERENCE = HERE / "keras-mxnet.toml"
 QUICK = HERE / "quick.toml"
 
 INSTALLED = "installed"
@@ -71,6 +76,19 @@ DIMENSION_FIELDS = {
     "strategy",
     "repeat",
 }
+
+
+def presets() -> dict[str, Path]:
+    """The matrix files beside this module, by name (the file's, less
+    .toml): adding a reference table's preset is adding its file."""
+    return {path.stem: path for path in sorted(HERE.glob("*.toml"))}
+
+
+# What a backend's problem() reads of a run, before its settings: the
+# RunConfig defaults.
+_PROBE = {
+    f.name: f.default for f in dataclasses.fields(RunConfig) if f.default is not dataclasses.MISSING
+} | {"devices": 1}
 
 
 class SpecError(ValueError):
@@ -137,6 +155,27 @@ class SweepSpec:
         spec = dataclasses.replace(self, **changes)
         spec.check()
         return spec
+
+    def strategies_for(self, gpus_present: int) -> tuple[SweepSpec, list[str]]:
+        """The spec less the strategies its backends run on GPUs only (NCCL)
+        when this machine has none, and a line saying each one left out, so
+        that a GPU table's preset still runs, capped, on CPUs."""
+        if gpus_present:
+            return self, []
+        kept, notes = {}, []
+        for backend, names in self.strategies.items():
+            adapter = backends.get(backend)
+            kept[backend] = []
+            for name in names:
+                probe = types.SimpleNamespace(
+                    **{**_PROBE, **self.settings, "backend": backend, "strategy": name}
+                )
+                problem = adapter.problem(probe, 0)
+                if problem and not adapter.problem(probe, 1):
+                    notes.append(f"leaving out {backend}'s strategy {name}: {problem}")
+                else:
+                    kept[backend].append(name)
+        return (dataclasses.replace(self, strategies=kept), notes) if notes else (self, [])
 
     def check(self) -> None:
         """Checks what can be checked before configs are built."""

@@ -1,0 +1,119 @@
+"""sweep --preset: one matrix file per reference table, each planned as the
+table needs, and one of them run end to end, capped, on CPUs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from keras_profiler import gpus
+from keras_profiler.sweep.spec import REFERENCE, SweepSpec, presets
+
+TABLES = {"keras-mxnet", "batch-sizes", "hardware", "scaling"}
+
+
+def dry_run(*args: str) -> tuple[list[str], str, int]:
+    """The runs ``sweep --dry-run ARGS`` lists, its stderr and exit status."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "keras_profiler", "sweep", "--dry-run", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    runs = [line for line in completed.stdout.splitlines() if line.startswith("to run: ")]
+    return runs, completed.stderr, completed.returncode
+
+
+def test_every_reference_table_has_a_preset_and_each_loads():
+    assert set(presets()) == TABLES | {"quick"}
+    for path in presets().values():
+        assert SweepSpec.load(path).models
+    # A bare sweep and run_all.sh run the keras-mxnet table's matrix.
+    assert presets()["keras-mxnet"] == REFERENCE
+
+
+def test_keras_mxnet_preset_lists_the_reference_matrix():
+    runs, _, status = dry_run("--preset", "keras-mxnet", "--backends", "jax,torch", "--gpus", "1,2")
+    assert status == 0
+    # 2 models x 1 batch x 1 data kind x default strategy x 2 device counts x 2 backends
+    assert len(runs) == 2 * 1 * 1 * 1 * 2 * 2
+    assert sum("resnet50 | cifar10" in run for run in runs) == 4
+
+
+def test_batch_sizes_preset_lists_every_model_at_batch_10_to_40():
+    runs, _, status = dry_run("--preset", "batch-sizes", "--backends", "jax")
+    assert status == 0
+    # 16 models x 4 batch sizes x 1 data kind (synthetic) x default strategy x 1 device x 1 backend
+    assert len(runs) == 16 * 4 * 1 * 1 * 1 * 1
+    for batch in (10, 20, 30, 40):
+        assert sum(f"batch {batch}/device" in run for run in runs) == 16
+    assert all("synthetic" in run for run in runs)
+    assert sum("| resnext101_64x4d |" in run for run in runs) == 4
+
+
+def test_hardware_preset_lists_tensorflows_three_updates_on_4_devices():
+    runs, stderr, status = dry_run("--preset", "hardware", "--gpus", "4")
+    assert status == 0
+    # replicated-nccl needs GPUs: left out, saying so, where there are none.
+    strategies = 3 if gpus.count() else 2
+    # 7 models x 1 batch x 3 data kinds x strategies x 1 device count x 1 backend (tensorflow)
+    assert len(runs) == 7 * 1 * 3 * strategies * 1 * 1
+    assert all(run.startswith("to run: tensorflow | ") and "4 device(s)" in run for run in runs)
+    assert sum(", parameter_server |" in run for run in runs) == 7 * 3
+    assert sum("distorted" in run for run in runs) == 7 * strategies
+    if not gpus.count():
+        assert "leaving out tensorflow's strategy replicated-nccl" in stderr
+
+
+def test_scaling_preset_lists_resnet50_at_64_with_its_baseline_and_says_bert_is_missing():
+    runs, _, status = dry_run("--preset", "scaling", "--backends", "jax,torch", "--gpus", "1,4")
+    assert status == 0
+    # 1 model x 1 batch x 1 data kind x (data-parallel + single at 1 device, data-parallel
+    # at 4) x 2 backends x 5 repeats
+    assert len(runs) == 1 * 1 * 1 * (2 + 1) * 2 * 5
+    assert all("| resnet50 |" in run and "batch 64/device" in run for run in runs)
+    assert "BERT" in presets()["scaling"].read_text()
+
+
+def test_unknown_preset_is_a_usage_error_naming_the_presets():
+    runs, stderr, status = dry_run("--preset", "nope")
+    assert (runs, status) == ([], 2)
+    assert stderr.strip().splitlines() == [
+        "keras-profiler: error: argument --preset: unknown preset 'nope': choose from "
+        "batch-sizes, hardware, keras-mxnet, quick, scaling (see --help)"
+    ]
+
+
+def test_a_preset_and_a_file_together_is_a_usage_error():
+    runs, stderr, status = dry_run("--preset", "scaling", str(REFERENCE))
+    assert (runs, status) == ([], 2)
+    assert "give one of a sweep file, --preset and --quick" in stderr
+
+
+@pytest.mark.slow
+def test_batch_sizes_preset_capped_writes_the_batch_sizes_page(run_cli, tmp_path):
+    result = run_cli(
+        "sweep", "--preset", "batch-sizes", "--models", "tiny", "--backends", "jax",
+        "--batch-sizes", "10,20", "--epochs", "1", "--steps-per-epoch", "2",
+        "--train-samples", "64", "--test-samples", "64",
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [r["status"] for r in result.records] == ["ok", "ok"]
+    page = (tmp_path / "reports" / "batch-sizes.md").read_text()
+    assert "# Speed and memory by batch size" in page
+    header, speed, memory = _table_lines(page)
+    assert [cell.strip() for cell in header] == ["model", "batch size 10", "batch size 20"]
+    assert speed[0].strip() == "tiny" == memory[0].strip()
+    assert all(int(mib) > 0 for mib in memory[1:])  # MiB at each batch size
+    assert (tmp_path / "reports" / "batch-sizes-1.png").stat().st_size > 0
+
+
+def _table_lines(page: str) -> tuple[list[str], list[str], list[str]]:
+    """The speed table's header, its tiny row and the memory table's tiny row, as cells."""
+    rows = [line.strip("|").split("|") for line in page.splitlines() if line.startswith("| ")]
+    tiny = [row for row in rows if row[0].strip() == "tiny"]
+    assert len(tiny) == 2, page
+    return rows[0], tiny[0], tiny[1]
