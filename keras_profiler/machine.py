@@ -11,15 +11,20 @@ A machine's identity is a short hash of two things:
   are never one;
 - a key that tells apart two machines of the same type: the GPUs' UUIDs where
   there are GPUs (one per board, the same in every container on the host);
-  else the operating system's machine ID (``/etc/machine-id``, kept across
-  reboots and, where the image or a mount provides it, container restarts);
-  else the host name. ``KERAS_PROFILER_MACHINE`` names the machine outright,
-  for containers where none of these is stable.
+  else the operating system's machine ID (``/etc/machine-id``) with the
+  kernel's boot ID; else the host name with the boot ID.
+  ``KERAS_PROFILER_MACHINE`` names the machine outright.
 
 The host name alone would not do: containers get random names, so one machine
 would look new at every start. The hardware alone would merge two machines of
-one type. The key is hashed before it is recorded, as machine-id(5) asks of
-programs that use the machine ID.
+one type. The machine ID alone would merge every virtual machine made from one
+image that carries its machine ID (as this project's own machines do: the
+records committed in results/ came from such a twin), so without GPUs the
+boot ID is part of the key: a reboot makes the machine new, and its
+configurations are measured again (the safe direction; name the machine with
+``KERAS_PROFILER_MACHINE`` to resume across reboots). The key is hashed
+before it is recorded, as machine-id(5) asks of programs that use the
+machine ID.
 
 Records of schema 3 and earlier hold no key. Their identity is computed from
 their host name and hardware and starts with ``legacy-``; it never equals a
@@ -39,6 +44,7 @@ from keras_profiler import gpus
 
 NAME_VARIABLE = "KERAS_PROFILER_MACHINE"
 MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
+BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
 LEGACY_PREFIX = "legacy-"
 # The environment fields (environment.collect) that describe the hardware.
 HARDWARE_FIELDS = ("cpu_model", "cpu_cores_logical", "memory_mib")
@@ -52,11 +58,12 @@ def key() -> tuple[str, str]:
     uuids = gpus.uuids()
     if uuids:
         return "gpu-uuids", ",".join(sorted(uuids))
+    boot = _read(BOOT_ID_FILE) or ""
     for path in MACHINE_ID_FILES:
         text = _read(path)
         if text:
-            return "machine-id", text
-    return "host", socket.gethostname()
+            return "machine-id+boot-id", f"{text}:{boot}"
+    return "host+boot-id", f"{socket.gethostname()}:{boot}"
 
 
 def describe(environment: dict) -> dict:

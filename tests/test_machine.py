@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,11 @@ def test_the_key_is_the_gpus_uuids_then_the_machine_id_then_the_host(
 ):
     id_file = tmp_path / "machine-id"
     id_file.write_text("0123456789abcdef\n")
+    boot_file = tmp_path / "boot_id"
+    boot_file.write_text("b007-1\n")
     monkeypatch.setattr(machine, "MACHINE_ID_FILES", (str(tmp_path / "absent"), str(id_file)))
-    assert machine.key() == ("machine-id", "0123456789abcdef")
+    monkeypatch.setattr(machine, "BOOT_ID_FILE", str(boot_file))
+    assert machine.key() == ("machine-id+boot-id", "0123456789abcdef:b007-1")
     monkeypatch.setattr(gpus, "uuids", lambda: ["GPU-b", "GPU-a"])
     assert machine.key() == ("gpu-uuids", "GPU-a,GPU-b")
     monkeypatch.setenv(machine.NAME_VARIABLE, "rack-3-node-7")
@@ -43,7 +47,19 @@ def test_the_key_is_the_gpus_uuids_then_the_machine_id_then_the_host(
     monkeypatch.delenv(machine.NAME_VARIABLE)
     monkeypatch.setattr(gpus, "uuids", lambda: [])
     monkeypatch.setattr(machine, "MACHINE_ID_FILES", ())
-    assert machine.key()[0] == "host"
+    assert machine.key() == ("host+boot-id", f"{socket.gethostname()}:b007-1")
+
+
+def test_two_virtual_machines_from_one_image_differ_by_their_boot(no_gpus, tmp_path, monkeypatch):
+    # One image, one baked-in machine ID, one host name, one hardware type.
+    id_file, boot_file = tmp_path / "machine-id", tmp_path / "boot_id"
+    id_file.write_text("0123456789abcdef\n")
+    monkeypatch.setattr(machine, "MACHINE_ID_FILES", (str(id_file),))
+    monkeypatch.setattr(machine, "BOOT_ID_FILE", str(boot_file))
+    boot_file.write_text("first-vm\n")
+    first = machine.describe(HARDWARE)["machine_id"]
+    boot_file.write_text("second-vm\n")
+    assert machine.describe(HARDWARE)["machine_id"] != first
 
 
 def test_two_machines_of_one_type_differ_and_one_machine_stays_itself(no_gpus, monkeypatch):
@@ -59,9 +75,9 @@ def test_two_machines_of_one_type_differ_and_one_machine_stays_itself(no_gpus, m
 
 def test_the_machine_id_itself_is_not_recorded(no_gpus, tmp_path, monkeypatch):
     id_file = tmp_path / "machine-id"
-    id_file.write_text("3d1219c7c4c5404aaa1f6d2a48adfda4\n")
+    id_file.write_text("5f2c0e9a4b7d41c3a8e6d0b1c2f3a4b5\n")  # made up
     monkeypatch.setattr(machine, "MACHINE_ID_FILES", (str(id_file),))
-    assert "3d1219c7" not in json.dumps(machine.describe(HARDWARE))
+    assert "5f2c0e9a" not in json.dumps(machine.describe(HARDWARE))
 
 
 def test_records_before_schema_4_get_a_legacy_identity_from_host_and_hardware():
