@@ -73,7 +73,7 @@ def run(config: RunConfig, results_dir: str | Path, python: str | None = None) -
 def record_not_supported(config: RunConfig, results_dir: str | Path, reason: str) -> RunRecord:
     """Writes the record of a configuration whose backend cannot express its
     model: nothing runs, and reports show the cell as not supported."""
-    now = _utc_now()
+    now, described = _utc_now(), environment.collect()
     record = RunRecord(
         run_id=new_run_id(config),
         status="not_supported",
@@ -81,11 +81,24 @@ def record_not_supported(config: RunConfig, results_dir: str | Path, reason: str
         started_at=now,
         finished_at=now,
         wall_seconds=0.0,
-        environment=environment.collect(),
+        environment=described,
+        devices=_devices_it_would_use(config, described),
         error=reason,
     )
     records.write(record, results_dir)
     return record
+
+
+def _devices_it_would_use(config: RunConfig, described: dict) -> list[dict]:
+    """The devices a run of ``config`` would have trained on, as a worker
+    describes them, so that its cell sits beside the runs of the same
+    hardware: the first N GPUs, or N (virtual) CPU devices."""
+    present = described.get("gpus") or []
+    if present:
+        return [dict(gpu, kind="gpu") for gpu in present[: config.devices]]
+    return [
+        {"index": i, "kind": "cpu", "name": described["cpu_model"]} for i in range(config.devices)
+    ]
 
 
 class _Rank:

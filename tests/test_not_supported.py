@@ -95,13 +95,17 @@ def test_a_sweep_records_it_as_not_supported_and_the_reports_say_so(grouped, tmp
     assert plan.pending([config], results, force=False) == ([], {"not_supported": 1})
     # Beside an ok run of another backend, the page names the cell as not supported.
     jax = ok_record("jax-run", "jax", 1, model=grouped)
-    jax.model["name"] = grouped
+    jax.model["name"], jax.environment = grouped, finished[0].environment
+    jax.config = {**finished[0].config, "backend": "jax", "data_format": "channels_last"}
+    jax.devices = [{"index": 0, "kind": "cpu", "name": jax.environment["cpu_model"]}]
     records.write(jax, results)
     report.generate(results, tmp_path / "reports")
     pages = {p.name: p.read_text() for p in (tmp_path / "reports").glob("*.md")}
     model_page = next(text for text in pages.values() if "### mxnet" in text)
+    assert "## Setup 2" not in model_page  # one setup: both cells in one table
     assert "| mxnet     | not supported |" in model_page
     assert "* CPU (1): not supported: `model " in model_page
+    assert "2 run record(s) (1 ok, 0 failed, 1 not supported)" in pages["README.md"]
     record = json.loads(next(results.glob("*mxnet*/record.json")).read_text())
     assert record["status"] == "not_supported" and record["wall_seconds"] == 0.0
 
@@ -124,3 +128,25 @@ def test_mxnet_refuses_the_registered_models_keras_2_cannot_build(model, missing
         "keras-mxnet) lacks: choose another --backend"
     )
     assert checks.unsupported(RunConfig(backend="jax", model=model, dataset="synthetic")) is None
+
+
+def test_on_a_gpu_machine_the_cell_names_the_gpus_it_would_have_used():
+    from keras_profiler import launcher
+    from keras_profiler.report.data import frame
+
+    gpus = [{"index": i, "name": "NVIDIA H200", "memory_mib": 143771} for i in range(4)]
+    described = {"cpu_model": "AMD EPYC 9654", "gpus": gpus}
+    config = RunConfig(backend="mxnet", model="resnext50", dataset="synthetic", devices=2)
+    devices = launcher._devices_it_would_use(config, described)
+    assert devices == [dict(gpu, kind="gpu") for gpu in gpus[:2]]
+    record = records.RunRecord(
+        run_id="r",
+        status="not_supported",
+        config=config.to_dict(),
+        started_at="",
+        finished_at="",
+        wall_seconds=0.0,
+        environment=described,
+        devices=devices,
+    )
+    assert frame._hardware(record) == ("gpu", "NVIDIA H200")

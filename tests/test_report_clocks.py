@@ -96,7 +96,7 @@ def test_the_page_says_which_figure_is_which(tmp_path):
     assert "The **step intervals** (records timed with --sync-every k)" in note
     assert f"'{INTERVALS}' gives their mean and its 95% interval" in note
     assert f"'{AGREEMENT}' says DISAGREE where the epoch clock lies outside that interval" in note
-    assert "No record on this page was timed in step intervals" not in page
+    assert "No record on this page has a steady step-interval figure" not in page
     # Rows in that order: the epoch clock, its scaling, then the intervals beside it.
     labels = list(only_table(page, "tensorflow"))
     assert labels.index(INTERVALS) == labels.index(EPOCH_CLOCK) + 3
@@ -109,4 +109,4 @@ def test_pages_of_untimed_records_show_the_epoch_clock_alone_and_say_why(tmp_pat
     table = only_table(page, "jax")
     assert table[EPOCH_CLOCK] == ["160.00"]
     assert INTERVALS not in table and AGREEMENT not in table
-    assert "No record on this page was timed in step intervals" in page
+    assert "No record on this page has a steady step-interval figure" in page

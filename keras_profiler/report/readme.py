@@ -12,15 +12,23 @@ from keras_profiler.report.parts.marks import markdown
 PAGE = "README.md"
 
 
+def _statuses(frame: pd.DataFrame) -> str:
+    """'40 ok, 2 failed', with ', 3 not supported' where some were: a backend
+    that cannot express a model is a result, not a failure."""
+    counts = frame["status"].value_counts() if len(frame) else pd.Series(dtype=int)
+    ok, unsupported = int(counts.get("ok", 0)), int(counts.get("not_supported", 0))
+    text = f"{ok} ok, {len(frame) - ok - unsupported} failed"
+    return text + (f", {unsupported} not supported" if unsupported else "")
+
+
 def index(
     frame: pd.DataFrame, cells: pd.DataFrame, problems: list[str], contents: list[tuple[str, str]]
 ) -> str:
     """The index page; ``contents``: (file, what it shows), in the order listed."""
-    ok = int((frame["status"] == "ok").sum()) if len(frame) else 0
     lines = [
         "# keras-profiler reports",
         "",
-        f"Generated from {len(frame)} run record(s) ({ok} ok, {len(frame) - ok} failed). "
+        f"Generated from {len(frame)} run record(s) ({_statuses(frame)}). "
         "Each configuration's figures are the latest record of each of its repeats (a "
         "rerun replaces the earlier record of the same repeat); with two or more ok "
         "repeats, times and images/sec are 'mean +- sample standard deviation'.",

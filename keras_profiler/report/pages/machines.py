@@ -5,8 +5,9 @@ strategy, device count, backend, precision and the other settings) that was
 run on two or more machines.
 
 A machine is what a record says it ran on (the ``hardware`` column): the GPU
-model and driver, or the CPU model and its core count. Two hosts with the
-same GPUs and driver are one column.
+model and driver, or the CPU model and its core count. Two machines that share
+that name are two columns, each naming its machine identity (see
+``report.data.frame``).
 """
 
 from __future__ import annotations

@@ -31,8 +31,9 @@ def note(cells: pd.DataFrame) -> list[str]:
     lines = [_NOTE]
     if not any(cells["clock_checks"].map(bool)):
         lines.append(
-            "No record on this page was timed in step intervals (all were written before "
-            "--sync-every), so only the epoch clock is shown."
+            "No record on this page has a steady step-interval figure (records written "
+            "before --sync-every, or epochs too short for two k-step intervals), so only "
+            "the epoch clock is shown."
         )
     return [" ".join(lines), ""]
 
