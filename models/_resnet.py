@@ -116,6 +116,23 @@ def build(
     return keras.models.Model(inputs, outputs, name=name)
 
 
+def builder(name: str, stack_sizes: Sequence[int], variant: Variant = KERAS_V1):
+    """A model module's ``build(input_shape, num_classes)`` for the ResNet named
+    ``name``: every ResNet and ResNeXt module is its stacks and its variant."""
+
+    def build_named(input_shape, num_classes: int):
+        return build(input_shape, num_classes, stack_sizes, name=name, variant=variant)
+
+    build_named.__name__ = build_named.__qualname__ = "build"
+    build_named.__doc__ = f"""Builds {name}: an uncompiled functional ``keras.models.Model``.
+
+    Args:
+        input_shape: Shape of one image, e.g. ``(32, 32, 3)``.
+        num_classes: Number of output classes.
+    """
+    return build_named
+
+
 def _stem(x, variant: Variant):
     """7x7/2 convolution, batch norm, ReLU and 3x3/2 max pooling."""
     x = keras.layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(x)

@@ -8,17 +8,4 @@ from __future__ import annotations
 
 from . import _resnet
 
-STACK_SIZES = (3, 4, 23, 3)
-
-
-def build(input_shape, num_classes: int):
-    """Builds ResNet-101.
-
-    Args:
-        input_shape: Shape of one image, e.g. ``(32, 32, 3)``.
-        num_classes: Number of output classes.
-
-    Returns:
-        An uncompiled functional ``keras.models.Model`` named ``resnet101``.
-    """
-    return _resnet.build(input_shape, num_classes, STACK_SIZES, name="resnet101")
+build = _resnet.builder("resnet101", (3, 4, 23, 3))

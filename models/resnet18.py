@@ -15,19 +15,4 @@ from __future__ import annotations
 
 from . import _resnet
 
-STACK_SIZES = (2, 2, 2, 2)
-
-
-def build(input_shape, num_classes: int):
-    """Builds ResNet-18.
-
-    Args:
-        input_shape: Shape of one image, e.g. ``(32, 32, 3)``.
-        num_classes: Number of output classes.
-
-    Returns:
-        An uncompiled functional ``keras.models.Model`` named ``resnet18``.
-    """
-    return _resnet.build(
-        input_shape, num_classes, STACK_SIZES, name="resnet18", variant=_resnet.TORCHVISION_BASIC
-    )
+build = _resnet.builder("resnet18", (2, 2, 2, 2), _resnet.TORCHVISION_BASIC)

@@ -16,19 +16,4 @@ from __future__ import annotations
 
 from . import _resnet
 
-STACK_SIZES = (3, 24, 36, 3)
-
-
-def build(input_shape, num_classes: int):
-    """Builds ResNet-200.
-
-    Args:
-        input_shape: Shape of one image, e.g. ``(32, 32, 3)``.
-        num_classes: Number of output classes.
-
-    Returns:
-        An uncompiled functional ``keras.models.Model`` named ``resnet200``.
-    """
-    return _resnet.build(
-        input_shape, num_classes, STACK_SIZES, name="resnet200", variant=_resnet.TORCHVISION
-    )
+build = _resnet.builder("resnet200", (3, 24, 36, 3), _resnet.TORCHVISION)

@@ -15,19 +15,4 @@ from __future__ import annotations
 
 from . import _resnet
 
-STACK_SIZES = (3, 4, 6, 3)
-
-
-def build(input_shape, num_classes: int):
-    """Builds ResNet-34.
-
-    Args:
-        input_shape: Shape of one image, e.g. ``(32, 32, 3)``.
-        num_classes: Number of output classes.
-
-    Returns:
-        An uncompiled functional ``keras.models.Model`` named ``resnet34``.
-    """
-    return _resnet.build(
-        input_shape, num_classes, STACK_SIZES, name="resnet34", variant=_resnet.TORCHVISION_BASIC
-    )
+build = _resnet.builder("resnet34", (3, 4, 6, 3), _resnet.TORCHVISION_BASIC)

@@ -17,20 +17,6 @@ from . import _resnet
 # Keras 3 Conv2D(groups=); keras-mxnet (Keras 2.2) has no grouped convolutions.
 NEEDS = ("grouped convolutions",)
 
-VARIANT = _resnet.resnext(groups=64, width_per_group=4)
-STACK_SIZES = (3, 4, 23, 3)
-
-
-def build(input_shape, num_classes: int):
-    """Builds ResNeXt-101 (64x4d).
-
-    Args:
-        input_shape: Shape of one image, e.g. ``(32, 32, 3)``.
-        num_classes: Number of output classes.
-
-    Returns:
-        An uncompiled functional ``keras.models.Model`` named ``resnext101_64x4d``.
-    """
-    return _resnet.build(
-        input_shape, num_classes, STACK_SIZES, name="resnext101_64x4d", variant=VARIANT
-    )
+build = _resnet.builder(
+    "resnext101_64x4d", (3, 4, 23, 3), _resnet.resnext(groups=64, width_per_group=4)
+)

@@ -17,18 +17,4 @@ from . import _resnet
 # Keras 3 Conv2D(groups=); keras-mxnet (Keras 2.2) has no grouped convolutions.
 NEEDS = ("grouped convolutions",)
 
-VARIANT = _resnet.resnext(groups=32, width_per_group=4)
-STACK_SIZES = (3, 4, 6, 3)
-
-
-def build(input_shape, num_classes: int):
-    """Builds ResNeXt-50 (32x4d).
-
-    Args:
-        input_shape: Shape of one image, e.g. ``(32, 32, 3)``.
-        num_classes: Number of output classes.
-
-    Returns:
-        An uncompiled functional ``keras.models.Model`` named ``resnext50``.
-    """
-    return _resnet.build(input_shape, num_classes, STACK_SIZES, name="resnext50", variant=VARIANT)
+build = _resnet.builder("resnext50", (3, 4, 6, 3), _resnet.resnext(groups=32, width_per_group=4))
