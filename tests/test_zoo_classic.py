@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 import pytest
+from shapes_only import build_shapes_only
 
 from keras_profiler import model_stats, models
 
@@ -135,15 +136,7 @@ def imagenet_model(keras):
     @functools.cache
     def build(name):
         size = IMAGENET_SIZES[name]
-        # Keras defers initialising the weights created in a stateless scope;
-        # under jax, initialising them compiles a random initialiser for every
-        # new weight shape, which costs far more than the build.
-        with keras.StatelessScope(initialize_variables=False):
-            model = models.load(name).build((size, size, 3), 1000)
-        # Drops Keras' list of weights still to initialise, so that no later
-        # scope initialises these.
-        keras.utils.clear_session()
-        return model
+        return build_shapes_only(keras, lambda: models.load(name).build((size, size, 3), 1000))
 
     return build
 

@@ -23,6 +23,7 @@ import importlib
 import math
 
 import pytest
+from shapes_only import build_shapes_only
 
 from keras_profiler import model_stats, models
 
@@ -86,12 +87,7 @@ def keras():
 def imagenet_model(request, keras):
     """The model named by the test's parameter at 224x224, 1,000 classes,
     with its weights left uninitialised: the tests read their shapes only."""
-    # Keras defers initialising weights created in a stateless scope; under
-    # jax, initialising them compiles a random initialiser for every new
-    # weight shape, which costs far more than the build.
-    with keras.StatelessScope(initialize_variables=False):
-        model = models.load(request.param).build(IMAGENET, 1000)
-    keras.utils.clear_session()  # drops the list of weights still to initialise
+    model = build_shapes_only(keras, lambda: models.load(request.param).build(IMAGENET, 1000))
     yield model
     del model
     keras.backend.clear_session()
@@ -118,9 +114,9 @@ def test_multiply_adds_within_5_percent_of_the_published_figure(imagenet_model):
 
 @pytest.mark.parametrize("imagenet_model", ["vgg19"], indirect=True)
 def test_vgg19_matches_keras_applications(keras, imagenet_model):
-    with keras.StatelessScope(initialize_variables=False):  # shapes only, as above
-        reference = keras.applications.VGG19(weights=None, classes=1000, input_shape=IMAGENET)
-    keras.utils.clear_session()
+    reference = build_shapes_only(
+        keras, lambda: keras.applications.VGG19(weights=None, classes=1000, input_shape=IMAGENET)
+    )
     assert imagenet_model.count_params() == reference.count_params() == 143_667_240
     assert [tuple(w.shape) for w in imagenet_model.weights] == [
         tuple(w.shape) for w in reference.weights
