@@ -235,3 +235,41 @@ def test_command_line_overrides_the_file_per_model_settings_included():
     assert again.data == ["real-distorted"]  # named once, not twice
     untouched = sweep_cli._spec(sweep_cli.parser().parse_args([]))
     assert untouched == SweepSpec.load(REFERENCE)
+
+
+def test_choosing_models_on_the_command_line_drops_the_files_settings_for_the_others(tmp_path):
+    # The reference matrix has [models.inception_v3]; leaving inception_v3 out
+    # used to stop the sweep with "[models.inception_v3] sets a model the
+    # matrix does not run".
+    def dry_run(models):
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "keras_profiler",
+                "sweep",
+                "--dry-run",
+                "--backends",
+                "jax",
+                "--gpus",
+                "1",
+                "--models",
+                models,
+                "--results-dir",
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    alone = dry_run("resnet50")
+    assert alone.returncode == 0, alone.stderr
+    assert alone.stdout.splitlines() == [
+        "to run: jax | resnet50 | cifar10 | 1 device(s), single | batch 32/device | 10 epoch(s) "
+        "| float32 | channels_last"
+    ]
+    both = dry_run("inception_v3,resnet50")  # inception_v3 keeps its file's 5 epochs
+    assert "inception_v3 | cifar10 | 1 device(s), single | batch 32/device | 5 epoch(s)" in (
+        both.stdout
+    )
