@@ -150,3 +150,32 @@ def test_on_a_gpu_machine_the_cell_names_the_gpus_it_would_have_used():
         devices=devices,
     )
     assert frame._hardware(record) == ("gpu", "NVIDIA H200")
+
+
+def test_a_dry_run_says_which_cells_will_be_recorded_as_not_supported(tmp_path):
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keras_profiler",
+            "sweep",
+            "--dry-run",
+            "--backends",
+            "jax,mxnet",
+            "--models",
+            "resnext50",
+            "--gpus",
+            "1",
+            "--data",
+            "synthetic",
+            "--results-dir",
+            str(tmp_path / "results"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["to run", "not supported, to record"]
+    assert lines[1].endswith("lacks: choose another --backend")

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from keras_profiler import gpus
-from keras_profiler.checks import check_runnable
+from keras_profiler.checks import check_runnable, unsupported
 from keras_profiler.config import RunConfig
 from keras_profiler.console import describe, machine_words, regenerate
 from keras_profiler.errors import UsageError
@@ -49,7 +49,10 @@ def main(argv: list[str]) -> int:
         todo, skipped = plan.pending(configs, args.results_dir, args.force)
         _announce(len(configs), todo, skipped)
         for config in todo:
-            print(f"to run: {describe(config)}")
+            reason = unsupported(config)
+            print(
+                f"not supported, to record: {reason}" if reason else f"to run: {describe(config)}"
+            )
         return 0
     # Before the first run: an MXNet environment that cannot be had stops
     # the sweep, or leaves mxnet out where the matrix says 'installed'.
