@@ -64,3 +64,26 @@ def _spatial_size(x) -> tuple[int, int]:
     if channel_axis() == 1:
         return int(shape[2]), int(shape[3])
     return int(shape[1]), int(shape[2])
+
+
+def named_builder(build, name: str, **options):
+    """A model module's ``build(input_shape, num_classes)``: the shared
+    ``build`` of an architecture family, with the model's name and options.
+
+    Args:
+        build: ``build(input_shape, num_classes, name=..., **options)``.
+        name: The model's name, as registered.
+        **options: What sets this model apart in its family.
+    """
+
+    def build_named(input_shape, num_classes: int):
+        return build(input_shape, num_classes, name=name, **options)
+
+    build_named.__name__ = build_named.__qualname__ = "build"
+    build_named.__doc__ = f"""Builds {name}: an uncompiled functional ``keras.models.Model``.
+
+    Args:
+        input_shape: Shape of one image, e.g. ``(32, 32, 3)``.
+        num_classes: Number of output classes.
+    """
+    return build_named

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import keras
 
-from ._common import channel_axis
+from ._common import channel_axis, named_builder
 
 # Base filters of the four stacks (conv2 to conv5); a bottleneck outputs 4x.
 STACK_FILTERS = (64, 128, 256, 512)
@@ -120,17 +120,7 @@ def builder(name: str, stack_sizes: Sequence[int], variant: Variant = KERAS_V1):
     """A model module's ``build(input_shape, num_classes)`` for the ResNet named
     ``name``: every ResNet and ResNeXt module is its stacks and its variant."""
 
-    def build_named(input_shape, num_classes: int):
-        return build(input_shape, num_classes, stack_sizes, name=name, variant=variant)
-
-    build_named.__name__ = build_named.__qualname__ = "build"
-    build_named.__doc__ = f"""Builds {name}: an uncompiled functional ``keras.models.Model``.
-
-    Args:
-        input_shape: Shape of one image, e.g. ``(32, 32, 3)``.
-        num_classes: Number of output classes.
-    """
-    return build_named
+    return named_builder(build, name, stack_sizes=stack_sizes, variant=variant)
 
 
 def _stem(x, variant: Variant):

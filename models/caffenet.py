@@ -6,21 +6,11 @@ and parameters as ``alexnet``; see ``_alexnet.py``.
 from __future__ import annotations
 
 from . import _alexnet
+from ._common import named_builder
 
 DEFAULT_IMAGE_SIZE = 227
 # What Keras 2.2 (keras-mxnet) lacks for this model; a literal, so that it
 # can be read without importing Keras.
 NEEDS = ("grouped convolutions", "local response normalisation")
 
-
-def build(input_shape, num_classes: int):
-    """Builds CaffeNet.
-
-    Args:
-        input_shape: Shape of one image, e.g. ``(227, 227, 3)``; at least 67x67.
-        num_classes: Number of output classes.
-
-    Returns:
-        An uncompiled functional ``keras.models.Model`` named ``caffenet``.
-    """
-    return _alexnet.build(input_shape, num_classes, pool_first=True, name="caffenet")
+build = named_builder(_alexnet.build, "caffenet", pool_first=True)
