@@ -7,19 +7,10 @@ Runs at the dataset's own image size, so it defines no ``DEFAULT_IMAGE_SIZE``.
 from __future__ import annotations
 
 from . import _vgg
+from ._common import named_builder
 
 # Filters of the convolutions in each of the five blocks.
 BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 
 
-def build(input_shape, num_classes: int):
-    """Builds VGG16.
-
-    Args:
-        input_shape: Shape of one image, e.g. ``(32, 32, 3)``; at least 32x32.
-        num_classes: Number of output classes.
-
-    Returns:
-        An uncompiled functional ``keras.models.Model`` named ``vgg16``.
-    """
-    return _vgg.build(input_shape, num_classes, BLOCKS, name="vgg16")
+build = named_builder(_vgg.build, "vgg16", blocks=BLOCKS)

@@ -9,6 +9,7 @@ it defines no ``DEFAULT_IMAGE_SIZE``.
 from __future__ import annotations
 
 from . import _vgg
+from ._common import named_builder
 
 # Filters of the convolutions in each of the five blocks.
 BLOCKS = (
@@ -20,14 +21,4 @@ BLOCKS = (
 )
 
 
-def build(input_shape, num_classes: int):
-    """Builds VGG19.
-
-    Args:
-        input_shape: Shape of one image, e.g. ``(32, 32, 3)``; at least 32x32.
-        num_classes: Number of output classes.
-
-    Returns:
-        An uncompiled functional ``keras.models.Model`` named ``vgg19``.
-    """
-    return _vgg.build(input_shape, num_classes, BLOCKS, name="vgg19")
+build = named_builder(_vgg.build, "vgg19", blocks=BLOCKS)
