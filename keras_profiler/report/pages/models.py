@@ -1,8 +1,13 @@
-"""The model summary, as at the top of the reference hardware-comparison pages:
-one row per model and input size with its size and cost (parameters,
-parameter memory, feature memory and multiply-adds of a forward pass, read
-from the built model's layers in the worker), and the steady-state
-images/sec each backend measured on one device.
+"""The model summary, as at the top of the reference hardware-comparison pages.
+
+First, the reference layout itself: one row per registered model at its
+reference input size (ImageNet's, or the model's own) with its parameter
+memory, feature memory and multiply-adds, from the committed model catalogue
+(keras_profiler/model_catalogue.py), beside the top-1 / top-5 ImageNet error
+published for it and its source. Then the models as run: one row per model
+and input size in the records with the same figures, read from the built
+model's layers in the worker, and the steady-state images/sec each backend
+measured on one device.
 
 Speed columns sit in the summary table when the one-device records share a
 single setup; otherwise each setup (machine, data, precision, batch size and
@@ -13,9 +18,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from keras_profiler import model_catalogue
+from keras_profiler.models import available as registered_models
 from keras_profiler.report.data import series
 from keras_profiler.report.data.cells import NOT_RUN, figure_text, given, groups
 from keras_profiler.report.data.frame import SETUP_COLUMNS
+from keras_profiler.report.pages.model import page_name
 from keras_profiler.report.parts.marks import markdown
 from keras_profiler.report.parts.setups import DATA_IN_HEADINGS, settings_line
 
@@ -33,6 +41,27 @@ MODEL_FIGURES = [
     ("feature memory per image (MiB)", "activation_bytes_per_image", MIB),
     ("forward pass per image (G multiply-adds)", "forward_macs_per_image", 1e9),
 ]
+# The reference summary's figures: (column heading, catalogue key, scale).
+REFERENCE_FIGURES = [
+    ("parameter memory (MiB)", "parameter_bytes", MIB),
+    ("feature memory per sample (MiB)", "activation_bytes_per_image", MIB),
+    ("forward pass per sample (G multiply-adds)", "forward_macs_per_image", 1e9),
+]
+PUBLISHED_HEADING = "published ImageNet top-1 / top-5 error (%)"
+REFERENCE_NOTE = (
+    "Sizes and costs at each model's reference input size (its own, else ImageNet's "
+    "224 x 224 with 1,000 classes; a token model at its default sequence length; the test "
+    "model tiny on CIFAR-10), computed here from the model built shapes only "
+    "(keras_profiler/model_catalogue.json, written by `python -m "
+    "keras_profiler.model_catalogue`), not read from run records, and counted as the "
+    "figures of the models as run below are: a sample is one image or one token sequence. "
+    "The ImageNet errors are published figures, not measured here: "
+    "those published for the implementation each model file mirrors, from the source "
+    "named beside them (100 minus the published accuracy where the source gives "
+    "accuracy; keras_profiler/published_errors.csv). 'n/a': no figure could be verified, "
+    "or the model is not an ImageNet classifier. The reference table quotes convnet-burden's "
+    "figures, for other ports of some of these models, so some differ from these."
+)
 # One images/sec table per setup: all of it but the model and the image size
 # asked for, which the rows (model, input size) show.
 SPEED_KEYS = [key for key in SETUP_COLUMNS if key not in ("model", "image_size")]
@@ -53,7 +82,7 @@ def page(frame: pd.DataFrame, cells: pd.DataFrame, epochs: pd.DataFrame) -> dict
     defaults = _default_sizes(frame)
     rows = _model_rows(_with_input_size(frame, defaults))
     speed = groups(_with_input_size(cells[cells["devices"] == 1], defaults), SPEED_KEYS)
-    lines = ["# Models", ""]
+    lines = ["# Models", "", *_reference_summary(cells), "## Models as run", ""]
     if len(speed) == 1:  # one setup: its images/sec are columns of the summary table
         first = speed[0].iloc[0].to_dict()
         words = settings_line(first, skip={"Image size"})
@@ -62,6 +91,66 @@ def page(frame: pd.DataFrame, cells: pd.DataFrame, epochs: pd.DataFrame) -> dict
     else:
         lines += [_table(rows, list(rows), {}), "", NOTE, "", *_speed_tables(speed)]
     return {PAGE: markdown(lines)}
+
+
+def _reference_summary(cells: pd.DataFrame) -> list[str]:
+    """The reference layout's summary: every registered model at its
+    reference input size, its published ImageNet error beside it."""
+    catalogue = model_catalogue.load()
+    published = model_catalogue.published_errors()
+    # A model with records has a page of its own: its name links there.
+    with_pages = set(cells["model"]) if len(cells) else set()
+    header = [
+        "model",
+        "input size",
+        "parameters",
+        *(name for name, _, _ in REFERENCE_FIGURES),
+        PUBLISHED_HEADING,
+        "source of the published error",
+    ]
+    body = [
+        [
+            f"[{name}]({page_name(name)})" if name in with_pages else name,
+            *_catalogue_cells(catalogue.get(name)),
+            *_published_cells(published.get(name)),
+        ]
+        for name in registered_models()
+    ]
+    align = ("left", "center", *("right",) * (len(header) - 4), "center", "left")
+    table = pd.DataFrame(body, columns=header).to_markdown(
+        index=False, colalign=align, disable_numparse=True
+    )
+    return ["## Summary at reference input sizes", "", table, "", REFERENCE_NOTE, ""]
+
+
+def _catalogue_cells(entry: dict | None) -> list[str]:
+    """Input size, parameters and the reference figures of a catalogue
+    entry; 'n/a' throughout for a model the catalogue lacks (added since it
+    was written)."""
+    if entry is None:
+        return ["n/a"] * (2 + len(REFERENCE_FIGURES))
+    return [
+        _sample_size(entry["sample_shape"]),
+        f"{entry['parameters']:,}",
+        *(number(entry[key] / scale) for _, key, scale in REFERENCE_FIGURES),
+    ]
+
+
+def _sample_size(shape: list[int]) -> str:
+    """'224 x 224' for an image (height, width, channels), '128 tokens' for a sequence."""
+    return f"{shape[0]} tokens" if len(shape) == 1 else f"{shape[0]} x {shape[1]}"
+
+
+def _published_cells(published: model_catalogue.PublishedError | None) -> list[str]:
+    """'top-1 / top-5' and the source as a link; 'n/a' and the reason where
+    no figure was verified."""
+    if published is None:
+        return ["n/a", "not in keras_profiler/published_errors.csv"]
+    if published.top1 is None and published.top5 is None:
+        return ["n/a", published.source]
+    figures = " / ".join("n/a" if e is None else str(e) for e in (published.top1, published.top5))
+    source = f"[{published.source}]({published.url})" if published.url else published.source
+    return [figures, source]
 
 
 def _speed_tables(speed: list[pd.DataFrame]) -> list[str]:
