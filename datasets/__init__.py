@@ -5,10 +5,12 @@ Every public module here defines::
     def load(data_dir, *, seed, train_samples, test_samples, allow_download,
              image_size) -> ImageDataset
 
-returning uint8 images in NHWC layout. ``image_size`` is the side the model
-will see (None: the model's or the data's default): a generated dataset draws
-its images at that size, one read from files keeps its own and leaves the
-upscaling to the model. Loading never needs a framework except to download
+returning uint8 images in NHWC layout (a dataset of token sequences, whose
+``INPUT_KIND`` is "tokens", takes ``sequence_length`` instead of
+``image_size`` and returns int32 token ids (N, L) with a label per token).
+``image_size`` is the side the model will see (None: the model's or the
+data's default): a generated dataset draws its images at that size, one read
+from files keeps its own and leaves the upscaling to the model. Loading never needs a framework except to download
 (Keras's file utilities, imported only then).
 
 Each module also states its facts, which the rest of the tool asks instead
@@ -20,6 +22,10 @@ of branching on names (``get(name).SYNTHETIC``)::
     TRAIN_SIZE, TEST_SIZE, IMAGE_SHAPE, NUM_CLASSES
     def image_shape(image_size) -> (H, W, C)       # one image, as loaded
     def default_test_samples(image_size) -> int | None   # without --test-samples
+    INPUT_KIND = "tokens"      # optional: what one sample is; absent: "images"
+    LEARNABLE: bool            # optional: the labels can be learned; absent: not SYNTHETIC
+    SAMPLE_DTYPE = "int32"     # optional: the dtype of a sample; absent: "uint8"
+    def sample_shape(size)     # token datasets: one sequence, as image_shape is one image
 """
 
 from __future__ import annotations
@@ -50,8 +56,11 @@ class ImageDataset:
     source: str  # where the data came from: a path, or how it was generated
 
     @property
-    def image_shape(self) -> tuple[int, int, int]:
+    def image_shape(self) -> tuple[int, ...]:
+        """One sample's shape: (H, W, C) for images, (L,) for token sequences."""
         return tuple(self.x_train.shape[1:])
+
+    sample_shape = image_shape
 
 
 def available() -> list[str]:
@@ -76,12 +85,49 @@ def is_synthetic(name: str) -> bool:
     return name in available() and get(name).SYNTHETIC
 
 
-def for_data_kind(synthetic: bool) -> str:
-    """The dataset a data kind of the reference tables stands for: the
-    first synthetic one, or the default real one."""
-    if not synthetic:
+def for_data_kind(synthetic: bool, kind: str = "images") -> str:
+    """The dataset a data kind of the reference tables stands for, for
+    models whose samples are ``kind``: the first synthetic one, or the
+    default real one."""
+    if not synthetic and kind == "images":
         return DEFAULT
-    return next(name for name in available() if get(name).SYNTHETIC)
+    of_kind = [name for name in available() if input_kind(name) == kind]
+    return next(name for name in of_kind if synthetic == get(name).SYNTHETIC)
+
+
+def input_kind(name: str) -> str:
+    """What one sample of dataset ``name`` is: "images" or "tokens"."""
+    return getattr(get(name), "INPUT_KIND", "images")
+
+
+def is_learnable(name: str) -> bool:
+    """Whether a model can learn the labels of dataset ``name`` (accuracy
+    means something): its ``LEARNABLE``, else whether it is real data."""
+    module = get(name)
+    return getattr(module, "LEARNABLE", not module.SYNTHETIC)
+
+
+def default_for(kind: str) -> str:
+    """The dataset a run of a model of ``kind`` samples uses when it names
+    none: the default real images, or the first dataset of that kind."""
+    return (
+        DEFAULT
+        if kind == "images"
+        else next(name for name in available() if input_kind(name) == kind)
+    )
+
+
+def sample_shape(name: str, size: int | None) -> tuple[int, ...]:
+    """One sample of dataset ``name`` as loaded at ``size`` (an image side
+    or a sequence length; None: the dataset's default)."""
+    module = get(name)
+    return getattr(module, "sample_shape", getattr(module, "image_shape", None))(size)
+
+
+def sample_bytes(name: str, size: int | None) -> int:
+    """Bytes of one sample of dataset ``name`` as loaded at ``size``."""
+    itemsize = np.dtype(getattr(get(name), "SAMPLE_DTYPE", "uint8")).itemsize
+    return int(np.prod(sample_shape(name, size))) * itemsize
 
 
 def check(name: str) -> None:
@@ -99,13 +145,20 @@ def load(
     test_samples: int | None = None,
     allow_download: bool = True,
     image_size: int | None = None,
+    sequence_length: int | None = None,
 ) -> ImageDataset:
-    """Loads dataset ``name``; raises DatasetUnavailable when it cannot be had."""
+    """Loads dataset ``name``; raises DatasetUnavailable when it cannot be had.
+    ``image_size`` goes to an image dataset, ``sequence_length`` to one of
+    token sequences."""
+    if input_kind(name) == "tokens":
+        size = {"sequence_length": sequence_length}
+    else:
+        size = {"image_size": image_size}
     return get(name).load(
         Path(data_dir).expanduser(),
         seed=seed,
         train_samples=train_samples,
         test_samples=test_samples,
         allow_download=allow_download,
-        image_size=image_size,
+        **size,
     )

@@ -60,9 +60,7 @@ class RunConfig:
         required=True,
     )
     model: str = option(help=option_help.model, required=True)
-    dataset: str = option(
-        dataset_registry.DEFAULT, option_help.dataset, choices=dataset_registry.available
-    )
+    dataset: str | None = option(None, option_help.dataset, choices=dataset_registry.available)
     devices: int = option(
         1,
         "devices to train on, data parallel: GPUs where the machine has them, else N virtual "
@@ -108,6 +106,13 @@ class RunConfig:
         "this size (its test split then defaults to the first 1000 images); data read from "
         "files is upscaled to it on the device, as is generated data without this option",
         metavar="S",
+        parse=int,
+    )
+    sequence_length: int | None = option(
+        None,
+        "tokens a sequence, for a model of token sequences (bert_base, bert_large); default: "
+        "the model's own (128)",
+        metavar="L",
         parse=int,
     )
     data_dir: str = option(
@@ -177,7 +182,12 @@ class RunConfig:
     def __post_init__(self):
         _check_choice("backend", self.backend, backends.NAMES)
         _check_registry("model", model_registry.check, self.model)
+        kind = _model_input_kind(self.model)
+        if self.dataset is None:
+            object.__setattr__(self, "dataset", dataset_registry.default_for(kind))
         _check_registry("dataset", dataset_registry.check, self.dataset)
+        _check_input_kind(self.model, kind, self.dataset)
+        _check_sample_size(self.model, kind, self.image_size, self.sequence_length)
         _check_choice("precision", self.precision, PRECISIONS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         for field in ("devices", "batch_size", "epochs"):
@@ -188,6 +198,8 @@ class RunConfig:
         _check_at_least("seed", self.seed, 0)
         if self.image_size is not None:
             _check_at_least("image_size", self.image_size, 32)
+        if self.sequence_length is not None:
+            _check_at_least("sequence_length", self.sequence_length, 2)
         if self.test_samples is None:
             dataset = dataset_registry.get(self.dataset)
             # Stated here, so that the record says so.
@@ -216,7 +228,7 @@ class RunConfig:
             value = getattr(self, field)
             if value is not None and not (_is_number(value) and 0 < value < math.inf):
                 raise ValueError(f"{flag(field)} must be a positive number, got {value!r}")
-        if self.distortions and dataset_registry.get(self.dataset).SYNTHETIC:
+        if self.distortions and (dataset_registry.get(self.dataset).SYNTHETIC or kind != "images"):
             raise ValueError(
                 f"{flag('distortions')} distorts real images: use {flag('dataset')} "
                 f"{dataset_registry.DEFAULT}, or leave it out for synthetic data"
@@ -276,6 +288,7 @@ class RunConfig:
             f"-{self.precision}"
             f"-{self.dataset}{'-distorted' if self.distortions else ''}"
             + (f"-{self.image_size}px" if self.image_size else "")
+            + (f"-{self.sequence_length}tok" if self.sequence_length else "")
             + (f"-spe{self.steps_per_execution}" if self.steps_per_execution > 1 else "")
             + f"-s{self.seed}"
             + (f"-r{self.repeat}" if self.repeat > 1 else "")
@@ -295,6 +308,40 @@ class RunConfig:
 
 
 _FIELDS = {field.name: field for field in dataclasses.fields(RunConfig)}
+
+
+def _model_input_kind(model: str) -> str:
+    """What one sample of ``model`` is; ValueError saying what to fix where
+    its file declares something unknown."""
+    return model_registry.input_kind(model)
+
+
+def _check_input_kind(model: str, kind: str, dataset: str) -> None:
+    """A model is fed the kind of sample it reads: images or token sequences."""
+    given = dataset_registry.input_kind(dataset)
+    if given != kind:
+        raise ValueError(
+            f"{model} reads {_KIND_WORDS[kind]}, {flag('dataset')} {dataset} holds "
+            f"{_KIND_WORDS[given]}: use {flag('dataset')} {dataset_registry.default_for(kind)}"
+            " or leave it out"
+        )
+
+
+def _check_sample_size(model: str, kind: str, image_size, sequence_length) -> None:
+    """--image-size sizes images, --sequence-length token sequences."""
+    if kind == "tokens" and image_size is not None:
+        raise ValueError(
+            f"{flag('image_size')} sizes images; {model} reads token sequences: "
+            f"use {flag('sequence_length')}"
+        )
+    if kind == "images" and sequence_length is not None:
+        raise ValueError(
+            f"{flag('sequence_length')} sizes token sequences; {model} reads images: "
+            f"use {flag('image_size')}"
+        )
+
+
+_KIND_WORDS = {"images": "images", "tokens": "token sequences"}
 
 
 def _check_choice(field: str, value, choices) -> None:

@@ -17,6 +17,7 @@ def describe(config: RunConfig) -> str:
         f"{config.devices} device(s), {config.strategy} | batch {config.batch_size}/device | "
         f"{config.epochs} epoch(s) | {config.precision} | {config.data_format}"
         + (f" | {config.image_size}x{config.image_size}" if config.image_size else "")
+        + (f" | {config.sequence_length} tokens" if config.sequence_length else "")
         + (f" | repeat {config.repeat}" if config.repeat > 1 else "")
     )
 
@@ -38,15 +39,24 @@ def outcome(record) -> str:
             f"ok: {record.config['backend']} {_interval_text(speed)}, stable after "
             f"{steps} steps ({where})"
         )
-    if datasets.is_synthetic(record.config["dataset"]):
+    dataset = record.config["dataset"]
+    if dataset in datasets.available() and not datasets.is_learnable(dataset):
         accuracy = "n/a (synthetic data)"
     else:
         accuracy = "n/a" if summary.test_accuracy is None else f"{summary.test_accuracy:.4f}"
     intervals = f"; intervals: {_interval_text(speed)}" if speed else ""
     return (
-        f"ok: {record.config['backend']} {rate:.1f} images/sec ({which}{intervals}), "
-        f"test accuracy {accuracy} ({where})"
+        f"ok: {record.config['backend']} {rate:.1f} {_per_second(record, rate)} "
+        f"({which}{intervals}), test accuracy {accuracy} ({where})"
     )
+
+
+def _per_second(record, rate: float) -> str:
+    """The throughput's unit, and tokens/sec beside sequences/sec."""
+    unit = record.model.get("sample_unit") or "images"
+    length = record.model.get("sequence_length")
+    tokens = f" ({rate * length:.1f} tokens/sec)" if length else ""
+    return f"{unit}/sec{tokens}"
 
 
 def regenerate(results_dir, reports_dir) -> list:

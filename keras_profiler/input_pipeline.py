@@ -28,7 +28,10 @@ _ORDER, _DISTORTION = 0, 1
 
 
 def as_input(images: np.ndarray, data_format: str) -> np.ndarray:
-    """uint8 images (N, H, W, C) as the float32 input the model takes."""
+    """uint8 images (N, H, W, C) as the float32 input the model takes; token
+    ids (N, L) as they are."""
+    if images.ndim != 4:
+        return images
     if data_format == "channels_first":
         images = images.transpose(0, 3, 1, 2)
     scaled = images.astype("float32")

@@ -15,8 +15,14 @@ What is counted:
   normalisation, activations, pooling, element-wise additions and
   concatenations are not multiply-adds of note (a few operations per output
   element, against hundreds per element of a convolution) and are not
-  counted, as in the published tables (fvcore, torchvision). Other layers with weights
-  (recurrent, attention, embeddings, EinsumDense) are not counted either.
+  counted, as in the published tables (fvcore, torchvision). Keras's
+  MultiHeadAttention counts its query, key, value and output projections and
+  its two products over the sequence (scores, and the weighted sum of values):
+  the transformer's own cost, which grows with the square of the sequence
+  length. A layer of a model's own counts itself where it defines
+  ``forward_multiply_adds()`` (BERT's tied vocabulary logits do). Other
+  layers with weights (recurrent, embeddings, EinsumDense on its own) are
+  not counted.
 * Feature memory: the model's input(s) and the output of every layer, for a
   batch of one, at each output's own dtype (bfloat16 outputs under mixed
   precision count 2 bytes). It is the total of the tensors the forward pass
@@ -96,6 +102,9 @@ def _is_model(layer) -> bool:
 def _macs(layer) -> int:
     """Multiply-adds of one call of ``layer`` on one image; 0 for a layer
     whose arithmetic is not counted."""
+    own = getattr(layer, "forward_multiply_adds", None)
+    if callable(own):
+        return int(own())
     kind = next((c.__name__ for c in type(layer).__mro__ if c.__name__ in _COUNTERS), None)
     return _COUNTERS[kind](layer) if kind else 0
 
@@ -131,7 +140,36 @@ def _dense_macs(layer) -> int:
     return _output_elements(layer) * (_elements(layer.kernel) // layer.units)
 
 
+def _attention_macs(layer) -> int:
+    # Projections of query, key and value to heads x key (value) dimensions,
+    # the scores (one key-dimension dot product per query and key position
+    # and head), the weighted sum of values, and the output projection.
+    heads, key_dim = layer.num_heads, layer.key_dim
+    value_dim = layer.value_dim or key_dim
+    # The tensors of the first call, in call order (query, value[, key]).
+    tensors = list(layer._inbound_nodes[0].input_tensors)
+    query, value = (_positions_and_width(t.shape) for t in tensors[:2])
+    key = _positions_and_width(tensors[2].shape) if len(tensors) > 2 else value
+    output_width = int(tuple(_outputs(layer)[0].shape)[-1])
+    return (
+        query[0] * query[1] * heads * key_dim
+        + key[0] * key[1] * heads * key_dim
+        + value[0] * value[1] * heads * value_dim
+        + heads * query[0] * key[0] * (key_dim + value_dim)
+        + query[0] * heads * value_dim * output_width
+    )
+
+
+def _positions_and_width(shape) -> tuple[int, int]:
+    """(positions, features) of one sample of a (batch, ..., features) shape."""
+    inner = tuple(shape)[1:]
+    if any(d is None for d in inner):
+        raise StatsUnavailable(f"an attention input of shape {tuple(shape)} has an unknown size")
+    return math.prod(int(d) for d in inner[:-1]), int(inner[-1])
+
+
 _COUNTERS = {
+    "MultiHeadAttention": _attention_macs,
     **dict.fromkeys(_CONVOLUTIONS, _convolution_macs),
     **dict.fromkeys(_TRANSPOSES, _transpose_macs),
     **dict.fromkeys(_DEPTHWISE, _depthwise_macs),

@@ -19,8 +19,13 @@ def model() -> str:
 
 def dataset() -> str:
     """--dataset: each dataset and what it is."""
-    return "; ".join(
+    described = "; ".join(
         f"{name}: {dataset_registry.get(name).DESCRIPTION}" for name in dataset_registry.available()
+    )
+    tokens = dataset_registry.default_for("tokens")
+    return (
+        f"{described}. Default: {dataset_registry.DEFAULT}, or {tokens} for a model of token "
+        "sequences"
     )
 
 

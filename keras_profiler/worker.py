@@ -22,6 +22,7 @@ import sys
 import time
 import traceback
 
+from keras_profiler import models
 from keras_profiler.config import RunConfig
 from keras_profiler.errors import UsageError
 from keras_profiler.training import description
@@ -60,8 +61,9 @@ def run(config: RunConfig, epochs_path: str) -> dict:
         result["environment"] = description.describe_environment(keras, adapter)
         result["devices"] = description.describe_devices(adapter, config, result["environment"])
         with adapter.scope():
-            model, image_size = build_model(keras, config, adapter, data)
-        result["model"] = describe_model(keras, adapter, model, image_size)
+            model, size = build_model(keras, config, adapter, data)
+        kind = models.input_kind(config.model)
+        result["model"] = describe_model(keras, adapter, model, size, kind)
         result["distribution"] = description.describe_distribution(
             config, adapter, model, result["devices"]
         )

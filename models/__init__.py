@@ -8,6 +8,13 @@ registered under its file name. It defines::
                                # absent or None: the dataset's own size
     NEEDS = ("grouped convolutions",)  # optional: what of FEATURES it needs
                                # beyond the layers Keras 2.2 has too
+    INPUT_KIND = "tokens"      # optional: what one sample is (INPUT_KINDS);
+                               # absent: "images"
+
+A model of token sequences is built as ``build((sequence_length,),
+vocabulary_size)``: it reads integer token ids and predicts a token at every
+position, and defines ``DEFAULT_SEQUENCE_LENGTH`` instead of
+``DEFAULT_IMAGE_SIZE``.
 
 The files use only layers present in both Keras 3 and Keras 2.2, so that the
 same definitions serve the Keras 3 backends and keras-mxnet. Listing and
@@ -37,6 +44,10 @@ FEATURES = (
     "layer normalisation",
 )
 
+# What one sample of a model's input is: an image (H x W x C pixels), or a
+# sequence of integer token ids.
+INPUT_KINDS = ("images", "tokens")
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -45,6 +56,22 @@ class ModelSpec:
     name: str
     build: Callable
     default_image_size: int | None
+    input_kind: str = "images"
+    default_sequence_length: int | None = None
+
+    def sample_shape(
+        self, size: int | None = None, data_format: str = "channels_last", channels: int = 3
+    ) -> tuple[int, ...]:
+        """The shape of one sample the model is built for: ``(size,)``
+        tokens, or a ``size`` x ``size`` image with ``channels`` in
+        ``data_format``. ``size`` None: the model's default (an image model
+        with none: CIFAR-10's 32)."""
+        if self.input_kind == "tokens":
+            return (size or self.default_sequence_length,)
+        side = size or self.default_image_size or 32
+        if data_format == "channels_first":
+            return channels, side, side
+        return side, side, channels
 
 
 def available() -> list[str]:
@@ -79,21 +106,50 @@ def check(spec: str) -> None:
 def needs(spec: str) -> tuple[str, ...]:
     """The FEATURES the model named by ``spec`` needs (its module's ``NEEDS``),
     read from its source without importing it (or Keras)."""
+    found = tuple(_constant(spec, "NEEDS", ()))
+    unknown = [f for f in found if f not in FEATURES]
+    if unknown:
+        raise ValueError(
+            f"{str(_source(spec))!r}: NEEDS names {', '.join(map(repr, unknown))}: "
+            f"use only {', '.join(map(repr, FEATURES))}"
+        )
+    return found
+
+
+def input_kind(spec: str) -> str:
+    """What one sample of the model named by ``spec`` is (one of
+    INPUT_KINDS: its module's ``INPUT_KIND``, else "images"), read from its
+    source without importing it."""
+    kind = _constant(spec, "INPUT_KIND", "images")
+    if kind not in INPUT_KINDS:
+        raise ValueError(
+            f"{str(_source(spec))!r}: INPUT_KIND is {kind!r}: use one of "
+            f"{', '.join(map(repr, INPUT_KINDS))}"
+        )
+    return kind
+
+
+def default_sequence_length(spec: str) -> int | None:
+    """The sequence length a model of token sequences runs at without
+    --sequence-length (its ``DEFAULT_SEQUENCE_LENGTH``), read from its source."""
+    return _constant(spec, "DEFAULT_SEQUENCE_LENGTH", None)
+
+
+def _source(spec: str) -> Path:
+    """The file that defines the model named by ``spec``."""
     check(spec)
-    path = _split_user_spec(spec)[0] if ":" in spec else Path(__path__[0]) / f"{spec}.py"
-    for node in _parse(path).body:
+    return _split_user_spec(spec)[0] if ":" in spec else Path(__path__[0]) / f"{spec}.py"
+
+
+def _constant(spec: str, name: str, default):
+    """The literal value of the module-level ``name = ...`` in the model's
+    source, or ``default`` where it assigns none."""
+    for node in _parse(_source(spec)).body:
         if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "NEEDS" for t in node.targets
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
         ):
-            found = tuple(ast.literal_eval(node.value))
-            unknown = [f for f in found if f not in FEATURES]
-            if unknown:
-                raise ValueError(
-                    f"{str(path)!r}: NEEDS names {', '.join(map(repr, unknown))}: "
-                    f"use only {', '.join(map(repr, FEATURES))}"
-                )
-            return found
-    return ()
+            return ast.literal_eval(node.value)
+    return default
 
 
 def load(spec: str) -> ModelSpec:
@@ -108,7 +164,13 @@ def load(spec: str) -> ModelSpec:
         module = importlib.import_module(f"{__name__}.{spec}")
         name = spec
         build = module.build
-    return ModelSpec(name, build, getattr(module, "DEFAULT_IMAGE_SIZE", None))
+    return ModelSpec(
+        name,
+        build,
+        getattr(module, "DEFAULT_IMAGE_SIZE", None),
+        input_kind(spec),
+        getattr(module, "DEFAULT_SEQUENCE_LENGTH", None),
+    )
 
 
 def _parse(path: Path) -> ast.Module:

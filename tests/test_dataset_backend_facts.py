@@ -15,7 +15,8 @@ def test_every_dataset_states_its_facts(name):
     assert isinstance(module.DESCRIPTION, str) and module.DESCRIPTION
     assert isinstance(module.SYNTHETIC, bool) and isinstance(module.GENERATED, bool)
     assert min(module.TRAIN_SIZE, module.TEST_SIZE, module.NUM_CLASSES) >= 1
-    assert module.image_shape(None) == module.IMAGE_SHAPE
+    default = module.IMAGE_SHAPE or (module.DEFAULT_SEQUENCE_LENGTH,)
+    assert datasets.sample_shape(name, None) == default
     assert module.default_test_samples(None) is None
 
 

@@ -351,5 +351,5 @@ def test_synthetic_smaller_sets_are_prefixes_and_splits_independent():
 
 
 def test_registry_lists_the_datasets():
-    assert datasets.available() == ["cifar10", "synthetic"]
+    assert datasets.available() == ["cifar10", "synthetic", "tokens"]
     assert synthetic.NAME == "synthetic" and cifar10.NAME == "cifar10"

@@ -14,6 +14,8 @@ from keras_profiler import models
 
 REGISTERED = [
     "alexnet",
+    "bert_base",
+    "bert_large",
     "caffenet",
     "inception_bn",
     "inception_v3",

@@ -115,6 +115,7 @@ def test_a_sweep_records_it_as_not_supported_and_the_reports_say_so(grouped, tmp
     [
         ("resnext50", "grouped convolutions"),
         ("alexnet", "grouped convolutions and local response normalisation"),
+        ("bert_base", "attention and layer normalisation"),
     ],
 )
 def test_mxnet_refuses_the_registered_models_keras_2_cannot_build(model, missing):
@@ -122,12 +123,12 @@ def test_mxnet_refuses_the_registered_models_keras_2_cannot_build(model, missing
     from keras_profiler.errors import UsageError
 
     with pytest.raises(UsageError) as refused:
-        checks.check_runnable(RunConfig(backend="mxnet", model=model, dataset="synthetic"))
+        checks.check_runnable(RunConfig(backend="mxnet", model=model))
     assert str(refused.value) == (
         f"model {model} needs {missing}, which the mxnet backend (Keras 2.2 through "
         "keras-mxnet) lacks: choose another --backend"
     )
-    assert checks.unsupported(RunConfig(backend="jax", model=model, dataset="synthetic")) is None
+    assert checks.unsupported(RunConfig(backend="jax", model=model)) is None
 
 
 def test_on_a_gpu_machine_the_cell_names_the_gpus_it_would_have_used():

@@ -33,10 +33,11 @@ def shapes_only():
     return scope(initialize_variables=False) if scope else contextlib.nullcontext()
 
 def count(name):
-    side = models.load(name).default_image_size or 32
-    shape = (3, side, side) if data_format == "channels_first" else (side, side, 3)
+    spec = models.load(name)
+    shape = spec.sample_shape(data_format=data_format)
+    classes = 30522 if spec.input_kind == "tokens" else 10  # BERT's vocabulary
     with shapes_only():
-        model = models.load(name).build(shape, 10)
+        model = spec.build(shape, classes)
     figures = [adapter.parameter_count(model), int(model.count_params())]
     keras.backend.clear_session()
     return figures
@@ -81,9 +82,9 @@ def test_mxnet_counts_the_same_as_keras_3(counts, mxnet_python):
     portable = {name: n for name, n in counts["jax"].items() if not models.needs(name)}
     assert {name: figures[0] for name, figures in counted.items()} == portable
     # Every registered model but those needing what Keras 2.2 lacks (grouped
-    # convolutions, local response normalisation): alexnet, caffenet and the
-    # three ResNeXts.
-    assert len(counted) == len(models.available()) - 5 == 15
+    # convolutions, local response normalisation, attention, layer
+    # normalisation): alexnet, caffenet, the three ResNeXts and the two BERTs.
+    assert len(counted) == len(models.available()) - 7 == 15
     # Inception-v3's 94 BatchNormalization(scale=False) layers get 17,216
     # stand-in gammas in keras-mxnet (seen here); ResNet's layers have a scale.
     assert counted["inception_v3"][1] - counted["inception_v3"][0] == 17_216

@@ -37,12 +37,13 @@ def load_data(config: RunConfig, processes: int = 1) -> datasets.ImageDataset:
             test_samples=config.test_samples,
             allow_download=config.allow_download,
             image_size=config.image_size,
+            sequence_length=_sample_size(config),
         )
     except datasets.DatasetUnavailable as error:
         raise UsageError(str(error)) from None
     if len(data.x_train) < config.global_batch_size:
         raise UsageError(
-            f"{len(data.x_train)} training images are fewer than one global batch of "
+            f"{len(data.x_train)} training {_samples(config)} are fewer than one global batch of "
             f"{config.global_batch_size}: lower --batch-size or raise --train-samples"
         )
     return data
@@ -60,16 +61,34 @@ def train_samples(config: RunConfig) -> int | None:
 
 
 def generated_bytes(config: RunConfig, processes: int = 1) -> tuple[int, int, int]:
-    """(training images, test images, bytes) of the generated data a run
-    holds on this machine: the uint8 images in each of its ``processes``, and
-    one float32 copy of them over all processes (what fit and the test
-    evaluation are fed; each process converts only its own rows)."""
+    """(training samples, test samples, bytes) of the generated data a run
+    holds on this machine: the samples in each of its ``processes``, and for
+    images one float32 copy of them over all processes (what fit and the
+    test evaluation are fed; each process converts only its own rows; token
+    ids are fed as they are)."""
     dataset = datasets.get(config.dataset)
     n_train = train_samples(config) or dataset.TRAIN_SIZE
     n_test = config.test_samples or dataset.TEST_SIZE
-    height, width, channels = dataset.image_shape(config.image_size)
-    uint8_bytes = (n_train + n_test) * height * width * channels
-    return n_train, n_test, uint8_bytes * processes + 4 * uint8_bytes
+    size = _sample_size(config)
+    held = (n_train + n_test) * datasets.sample_bytes(config.dataset, size)
+    if datasets.input_kind(config.dataset) == "tokens":
+        return n_train, n_test, held * processes
+    return n_train, n_test, held * processes + 4 * held
+
+
+def _samples(config: RunConfig) -> str:
+    """What the run's samples are called: images, or sequences."""
+    return "sequences" if datasets.input_kind(config.dataset) == "tokens" else "images"
+
+
+def _sample_size(config: RunConfig) -> int | None:
+    """The size samples are drawn at: --sequence-length for token sequences,
+    --image-size for images."""
+    if datasets.input_kind(config.dataset) == "tokens":
+        from keras_profiler import models
+
+        return config.sequence_length or models.default_sequence_length(config.model)
+    return config.image_size
 
 
 def check_memory(config: RunConfig, processes: int = 1) -> None:
@@ -82,8 +101,11 @@ def check_memory(config: RunConfig, processes: int = 1) -> None:
     if needed <= available:
         return
     dataset = datasets.get(config.dataset)
-    side = dataset.image_shape(config.image_size)[0]
-    size = f"--image-size {side}" if config.image_size else f"{side}x{side}"
+    side = datasets.sample_shape(config.dataset, _sample_size(config))[0]
+    if datasets.input_kind(config.dataset) == "tokens":
+        size = f"{side} tokens"
+    else:
+        size = f"--image-size {side}" if config.image_size else f"{side}x{side}"
     where = f" in {processes} processes" if processes > 1 else ""
     raise UsageError(
         f"{n_train} {dataset.NAME} training and {n_test} test images at {size} need "

@@ -26,6 +26,10 @@ def build_model(keras, config: RunConfig, adapter, data):
 
     adapter.set_globals(config)
     spec = models.load(config.model)
+    if spec.input_kind == "tokens":  # built for the sequences' own length
+        model = spec.build(data.sample_shape, data.num_classes)
+        size = data.sample_shape[0]
+        return _compiled(model, config, adapter), size
     side, _, channels = data.image_shape
     size = config.image_size or spec.default_image_size or side
     data_shape = _image_shape(side, channels, config.data_format)
@@ -35,13 +39,18 @@ def build_model(keras, config: RunConfig, adapter, data):
         inputs = keras.layers.Input(data_shape)
         base = spec.build(_image_shape(size, channels, config.data_format), data.num_classes)
         model = keras.models.Model(inputs, base(_common.upscale(inputs, size)), name=base.name)
+    return _compiled(model, config, adapter), size
+
+
+def _compiled(model, config: RunConfig, adapter):
+    """``model`` compiled as every run compiles it."""
     model.compile(
         optimizer=adapter.optimizer(config),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         **adapter.compile_options(config),
     )
-    return model, size
+    return model
 
 
 def _image_shape(side: int, channels: int, data_format: str) -> tuple[int, int, int]:
@@ -50,13 +59,18 @@ def _image_shape(side: int, channels: int, data_format: str) -> tuple[int, int, 
     return side, side, channels
 
 
-def describe_model(keras, adapter, model, image_size: int) -> dict:
-    """The record's model section: what was built, and its per-image costs
-    (multiply-adds, feature and parameter memory) where they can be computed."""
+def describe_model(keras, adapter, model, size: int, input_kind: str = "images") -> dict:
+    """The record's model section: what was built, what one sample is (an
+    image of ``size`` pixels a side, or a sequence of ``size`` tokens), and
+    its per-sample costs (multiply-adds, feature and parameter memory) where
+    they can be computed."""
+    tokens = input_kind == "tokens"
     described = {
         "name": model.name,
         "parameters": adapter.parameter_count(model),
-        "image_size": image_size,
+        "image_size": None if tokens else size,
+        "sequence_length": size if tokens else None,
+        "sample_unit": "sequences" if tokens else "images",
         "data_format": _data_format(keras, model),
         # The policy in effect, read back from the model (Keras 2 has none).
         "dtype_policy": getattr(getattr(model, "dtype_policy", None), "name", None),
