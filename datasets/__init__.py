@@ -10,8 +10,9 @@ returning uint8 images in NHWC layout (a dataset of token sequences, whose
 ``image_size`` and returns int32 token ids (N, L) with a label per token).
 ``image_size`` is the side the model will see (None: the model's or the
 data's default): a generated dataset draws its images at that size, one read
-from files keeps its own and leaves the upscaling to the model. Loading never needs a framework except to download
-(Keras's file utilities, imported only then).
+from files keeps its own and leaves the upscaling to the model. Loading never
+needs a framework except to download (Keras's file utilities, imported only
+then).
 
 Each module also states its facts, which the rest of the tool asks instead
 of branching on names (``get(name).SYNTHETIC``)::
