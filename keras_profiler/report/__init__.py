@@ -25,7 +25,7 @@ from keras_profiler import records
 from keras_profiler.report import pages, readme
 from keras_profiler.report.data.cells import per_cell
 from keras_profiler.report.data.frame import epochs_frame, records_frame
-from keras_profiler.report.parts import figures
+from keras_profiler.report.parts import figures, units
 from keras_profiler.report.parts.marks import GENERATED_MARK
 
 __all__ = ["GENERATED_MARK", "generate", "render"]
@@ -62,8 +62,11 @@ def render(
     contents: list[tuple[str, str]] = []  # (file, what it shows) for the index
     epochs = epochs_frame([]) if epochs is None else epochs
     cells = per_cell(frame)
+    text_models = set(cells.loc[cells["sample_unit"] == "sequences", "model"])
     for module in pages.registered():
         for name, content in module.page(frame, cells, epochs).items():
+            if isinstance(content, str):
+                content = units.note_mixed(content, text_models)
             files[name] = content
             if not name.endswith(".png"):
                 contents.append((name, pages.description(module, name, cells)))

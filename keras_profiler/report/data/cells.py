@@ -23,11 +23,12 @@ from keras_profiler.report.data.frame import (
     SETUP_COLUMNS,
     SUMMARY_FIGURES,
     TABLE_COLUMNS,
+    TOKEN_FIGURES,
 )
 
 CELL_KEYS = [*SETUP_COLUMNS, *TABLE_COLUMNS, "devices"]
 # Figures averaged over a cell's ok repeats.
-FIGURES = [*SUMMARY_FIGURES, *MEMORY_FIGURES]
+FIGURES = [*SUMMARY_FIGURES, *TOKEN_FIGURES, *MEMORY_FIGURES]
 # Figures where the worst ok repeat speaks for the cell.
 WORST = ["replica_max_diff", "replica_trainable_max_diff"]
 
@@ -104,6 +105,7 @@ WITH_STDEV = {
     "first_epoch_seconds",
     "steady_epoch_seconds",
     "steady_images_per_second",
+    "steady_tokens_per_second",
 }
 ACCURACY = {"train_accuracy", "test_accuracy"}
 

@@ -28,6 +28,7 @@ SETUP_COLUMNS = [
     "optimizer",
     "learning_rate",
     "image_size",
+    "sequence_length",
     "until_stable",
     "device_kind",
     "hardware",
@@ -82,7 +83,8 @@ def _row(record: RunRecord) -> dict:
         "machine_id": record.machine_id,
         **{key: config.get(key) for key in SETUP_COLUMNS if key in config},
     }
-    row["synthetic"] = datasets.is_synthetic(config["dataset"])
+    # Accuracy means nothing where the labels cannot be learnt (noise).
+    row["synthetic"] = _unlearnable(config["dataset"])
     row["distortions"] = bool(config.get("distortions"))
     row["data_kind"] = data_kind(config["dataset"], row["distortions"])
     # Records written before --repeats count as the first repetition.
@@ -94,6 +96,10 @@ def _row(record: RunRecord) -> dict:
     # run that died before building its model still lands in the right table.
     row["image_size"] = config.get("image_size")
     row["model_image_size"] = record.model.get("image_size")
+    row["sequence_length"] = config.get("sequence_length")
+    row["model_sequence_length"] = record.model.get("sequence_length")
+    # What one sample is: records written before text models count images.
+    row["sample_unit"] = record.model.get("sample_unit") or "images"
     row["device_kind"], row["hardware"] = _hardware(record)
     row.update(_distribution(record))
     if summary:
@@ -101,6 +107,9 @@ def _row(record: RunRecord) -> dict:
         # A run --until-stable ended in its first epoch has its speed from
         # its steady intervals alone; its setup (until_stable) says so.
         row["steady_images_per_second"] = speed_columns.headline_speed(summary)
+        length = row["model_sequence_length"]
+        if length and row["steady_images_per_second"] is not None:
+            row["steady_tokens_per_second"] = row["steady_images_per_second"] * length
     row.update(speed_columns.of(record))
     row[DOCUMENT] = json.dumps(record.to_dict(), sort_keys=True)
     if memory:
@@ -178,6 +187,8 @@ SUMMARY_FIGURES = [
     "train_accuracy",
     "test_accuracy",
 ]
+# Token models' steady sequences/sec times their sequence length.
+TOKEN_FIGURES = ["steady_tokens_per_second"]
 _COLUMNS = [
     "run_id",
     "status",
@@ -189,6 +200,8 @@ _COLUMNS = [
     "libraries",
     "parameters",
     "model_image_size",
+    "model_sequence_length",
+    "sample_unit",
     *SETUP_COLUMNS,
     "distortions",
     "repeat",
@@ -202,12 +215,19 @@ _COLUMNS = [
     "replica_max_diff",
     "replica_trainable_max_diff",
     *SUMMARY_FIGURES,
+    *TOKEN_FIGURES,
     *MEMORY_FIGURES,
     "device_peak_source",
     *[c for c in speed_columns.COLUMNS if c not in SETUP_COLUMNS],
     "machine_id",
     DOCUMENT,
 ]
+
+
+def _unlearnable(dataset: str) -> bool:
+    """Whether ``dataset``'s labels are noise, so that accuracy means
+    nothing (a dataset no longer registered: as it was then, real)."""
+    return dataset in datasets.available() and not datasets.is_learnable(dataset)
 
 
 def _hardware(record: RunRecord) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from keras_profiler.report.parts import (
     comparison,
     scaling_plot,
     setups,
+    units,
 )
 from keras_profiler.report.parts.marks import file_stem, markdown
 
@@ -54,6 +55,7 @@ def describe_page(name: str, cells: pd.DataFrame) -> str:
 def model_page(model: str, cells: pd.DataFrame) -> tuple[str, dict[str, bytes]]:
     """The model's page, and the plots it links to."""
     lines, images = [f"# {model}", "", *clock_rows.note(cells)], {}
+    unit = cells["sample_unit"].dropna().iloc[0] if cells["sample_unit"].notna().any() else None
     for number, runs in enumerate(groups(cells, SETUP_COLUMNS), start=1):
         parameters = runs["parameters"].dropna()
         lines += [f"## Setup {number}", ""]
@@ -67,11 +69,11 @@ def model_page(model: str, cells: pd.DataFrame) -> tuple[str, dict[str, bytes]]:
             name = scaling_plot.file_name(file_stem(model), number)
             title = _plot_title(model, number, runs)
             batch = int(runs["batch_size"].iloc[0])
-            images[name] = scaling_plot.scaling_png(setup_series, title, batch)
+            images[name] = scaling_plot.scaling_png(setup_series, title, batch, unit or "images")
             lines += [f"![{model}, setup {number}: images/sec by device count]({name})", ""]
         for each in setup_series:
             lines += _backend_section(each)
-    return markdown(lines), images
+    return markdown(units.reword(lines, unit)), images
 
 
 def _plot_title(model: str, number: int, runs: pd.DataFrame) -> str:

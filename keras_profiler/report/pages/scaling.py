@@ -45,12 +45,14 @@ _OTHER_SETTINGS = {
     "optimizer": "optimizer",
     "learning_rate": "learning rate",
     "image_size": "image size",
+    "sequence_length": "sequence length",
 }
 _UNSET = {
     "steps_per_epoch": "all",
     "train_samples": "all",
     "test_samples": "all",
     "image_size": "the model's default",
+    "sequence_length": "the model's default",
 }
 # A row: one setup and one way of spreading it, over all its device counts.
 _ROW_KEYS = [key for key in CELL_KEYS if key != "devices"]
@@ -177,7 +179,12 @@ def _labels(runs: pd.DataFrame, varying: list[str], strategy: str) -> list[str]:
 
 
 def _shared_settings(cells: pd.DataFrame) -> list[str]:
-    shared = [c for c in _OTHER_SETTINGS if _distinct(cells, c) == 1]
+    # A size no row's model takes is left unsaid: an image size for text
+    # models only, a sequence length for image models only.
+    units = set(cells["sample_unit"].dropna())
+    unsaid = {"images": "sequence_length", "sequences": "image_size"}
+    left_out = {unsaid[u] for u in unsaid if units <= {u}}
+    shared = [c for c in _OTHER_SETTINGS if _distinct(cells, c) == 1 and c not in left_out]
     if not shared:
         return []
     first = cells.iloc[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from keras_profiler.report.data.cells import ACCURACY, FAILED, figure_text, given, repeats_text
-from keras_profiler.report.parts import clock_rows
+from keras_profiler.report.parts import clock_rows, units
 
 # (row label, column, format); a row shows only where some cell has a figure.
 FIGURE_ROWS = [
@@ -19,6 +19,7 @@ FIGURE_ROWS = [
     ("First epoch, compile and warm-up (secs)", "first_epoch_seconds", "{:.2f}"),
     ("Average time per epoch, steady state (secs)", "steady_epoch_seconds", "{:.2f}"),
     (clock_rows.EPOCH_CLOCK, "steady_images_per_second", "{:.2f}"),
+    ("Tokens processed per sec, steady state (epoch clock)", "steady_tokens_per_second", "{:.1f}"),
     ("Training accuracy", "train_accuracy", "{:.4f}"),
     ("Test accuracy", "test_accuracy", "{:.4f}"),
     ("Maximum memory consumption (MiB, {source}, all devices)", "device_peak_mib", "{:.0f}"),
@@ -41,7 +42,9 @@ def backend_table(runs: pd.DataFrame) -> str:
     """One table: a column per device count, failed runs named as such."""
     order = runs.sort_values("devices").to_dict("records")
     columns = [column_name(run) for run in order]
-    table = pd.DataFrame(_body(runs, order), index=columns).T
+    unit = order[0].get("sample_unit") or "images"
+    body = {units.reword([label], unit)[0]: cells for label, cells in _body(runs, order).items()}
+    table = pd.DataFrame(body, index=columns).T
     table.index.name = ""
     align = ("left",) + ("center",) * len(columns)
     # Cells are preformatted text: stop tabulate re-parsing "1.0000" into "1".

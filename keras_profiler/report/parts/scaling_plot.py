@@ -24,13 +24,14 @@ def worth_plotting(series: list[Series]) -> bool:
     return any(len(devices) >= 2 for devices in counts.values())
 
 
-def scaling_png(series: list[Series], title: str, batch_size: int) -> bytes:
+def scaling_png(series: list[Series], title: str, batch_size: int, unit: str = "images") -> bytes:
     """The plot as PNG bytes.
 
     Args:
         series: The setup's series, in the order of the comparison table.
         title: Model, hardware and data, one or two lines.
         batch_size: Per-device batch, for the x axis label.
+        unit: What a sample is (images, sequences), for the y axis label.
     """
     figure = new_figure()
     axes = figure.add_subplot()
@@ -39,7 +40,7 @@ def scaling_png(series: list[Series], title: str, batch_size: int) -> bytes:
         rates = each.ok_rates()
         ticks.update(rates)
         _draw(axes, each.label, rates, COLOURS[index % len(COLOURS)], each.ok_stdevs())
-    _decorate(axes, sorted(ticks), title, batch_size)
+    _decorate(axes, sorted(ticks), title, batch_size, unit)
     return to_png(figure)
 
 
@@ -64,13 +65,13 @@ def _draw(axes, label: str, rates: dict[int, float], colour, stdevs: dict[int, f
         axes.plot(devices, ideal, linestyle="--", color=colour, label=f"{label}, ideal")
 
 
-def _decorate(axes, ticks: list[int], title: str, batch_size: int) -> None:
+def _decorate(axes, ticks: list[int], title: str, batch_size: int, unit: str) -> None:
     axes.set_xscale("log", base=2)
     axes.set_xticks(ticks, [str(t) for t in ticks])
     axes.minorticks_off()
     axes.set_ylim(bottom=0)
     axes.set_xlabel(f"devices (batch {batch_size} per device)")
-    axes.set_ylabel("images/sec, steady state")
+    axes.set_ylabel(f"{unit}/sec, steady state")
     axes.set_title(title, fontsize=10)
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=8, loc="upper left")

@@ -28,6 +28,18 @@ DATA_IN_HEADINGS = {
 }
 
 
+# The data kinds of a text model's runs.
+TOKEN_DATA_KINDS = {
+    "synthetic": "synthetic: seeded random token sequences, each position labelled with its "
+    "own token (learnable: accuracy shows that the model trains)",
+}
+
+
+def _tokens(length, unset: str) -> str:
+    """'128 tokens', or ``unset`` where no length was given."""
+    return f"{int(length)} tokens" if given(length) else unset
+
+
 def settings(cell: dict) -> dict[str, str]:
     """Name -> words for each setting of a cell's setup that a table does not
     show by itself, in the order of the model pages' bullet lists."""
@@ -44,10 +56,16 @@ def settings(cell: dict) -> dict[str, str]:
             f"at most {epochs}, stopped as soon as the steady speed's 95% interval was "
             f"within {cell['until_stable']:g}% of it (speed only, no test evaluation)"
         )
+    if cell.get("sample_unit") == "sequences":
+        size = ("Sequence length", _tokens(cell.get("sequence_length"), "each model's default"))
+        kind = TOKEN_DATA_KINDS.get(cell["data_kind"], cell["data_kind"])
+    else:
+        size = ("Image size", _square(cell["image_size"], "each model's default"))
+        kind = DATA_KINDS.get(cell["data_kind"], cell["data_kind"])
     return {
         "Dataset": data,
-        "Data": DATA_KINDS.get(cell["data_kind"], cell["data_kind"]),
-        "Image size": _square(cell["image_size"], "each model's default"),
+        "Data": kind,
+        size[0]: size[1],
         "Batch size": f"{int(cell['batch_size'])} per device",
         "Epochs": epochs,
         "Random seed": str(cell["seed"]),
@@ -68,7 +86,12 @@ def setup_lines(runs: pd.DataFrame) -> list[str]:
     learning-rate scaling and the machine."""
     setup = runs.iloc[0].to_dict()
     words = settings(setup)
-    if not given(setup["image_size"]):  # one model here: the size it recorded choosing
+    if "Sequence length" in words and not given(setup.get("sequence_length")):
+        recorded = runs["model_sequence_length"].dropna()
+        length = recorded.iloc[0] if len(recorded) else None
+        words["Sequence length"] = _tokens(length, "the model's default")
+    elif "Image size" in words and not given(setup["image_size"]):
+        # One model here: the size it recorded choosing.
         recorded = runs["model_image_size"].dropna()
         size = recorded.iloc[0] if len(recorded) else None
         words["Image size"] = _square(size, "the model's default")
