@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -67,14 +68,32 @@ def test_hardware_preset_lists_tensorflows_three_updates_on_4_devices():
         assert "leaving out tensorflow's strategy replicated-nccl" in stderr
 
 
-def test_scaling_preset_lists_resnet50_at_64_with_its_baseline_and_says_bert_is_missing():
+def test_scaling_preset_lists_resnet50_and_the_berts_at_the_tables_batches():
     runs, _, status = dry_run("--preset", "scaling", "--backends", "jax,torch", "--gpus", "1,4")
     assert status == 0
-    # 1 model x 1 batch x 1 data kind x (data-parallel + single at 1 device, data-parallel
+    # 3 models x 1 batch x 1 data kind x (data-parallel + single at 1 device, data-parallel
     # at 4) x 2 backends x 5 repeats
-    assert len(runs) == 1 * 1 * 1 * (2 + 1) * 2 * 5
-    assert all("| resnet50 |" in run and "batch 64/device" in run for run in runs)
-    assert "BERT" in presets()["scaling"].read_text()
+    assert len(runs) == 3 * 1 * 1 * (2 + 1) * 2 * 5
+    rows = {
+        "| resnet50 | cifar10": 0,
+        "| resnet50 | synthetic |": 30,
+        "| bert_large | tokens |": 30,
+        "| bert_base | tokens |": 30,
+    }
+    assert {row: sum(row in run for run in runs) for row in rows} == rows
+    # The table's batches: 64 images, 8 and 64 sequences of the reference's 64 tokens.
+    for model, batch in [("resnet50", 64), ("bert_large", 8), ("bert_base", 64)]:
+        assert all(f"batch {batch}/device" in r for r in runs if f"| {model} |" in r)
+    assert all(r.endswith("| 64 tokens") or " | 64 tokens | " in r for r in runs if "bert" in r)
+
+
+def test_a_models_own_batch_sizes_give_way_to_the_command_lines():
+    runs, _, status = dry_run(
+        "--preset", "scaling", "--backends", "jax", "--gpus", "1", "--models", "bert_large",
+        "--batch-sizes", "2", "--repeats", "1",
+    )  # fmt: skip
+    assert status == 0
+    assert len(runs) == 2 and all("batch 2/device" in run and "64 tokens" in run for run in runs)
 
 
 def test_unknown_preset_is_a_usage_error_naming_the_presets():
@@ -117,3 +136,28 @@ def _table_lines(page: str) -> tuple[list[str], list[str], list[str]]:
     tiny = [row for row in rows if row[0].strip() == "tiny"]
     assert len(tiny) == 2, page
     return rows[0], tiny[0], tiny[1]
+
+
+@pytest.mark.slow
+def test_scaling_preset_capped_writes_the_scaling_table_with_a_text_model(run_cli, tmp_path):
+    tiny_bert = f"{Path(__file__).parent / 'tiny_bert.py'}:build"
+    result = run_cli(
+        "sweep", "--preset", "scaling", "--models", f"tiny,{tiny_bert}", "--backends", "jax",
+        "--gpus", "1,2", "--repeats", "1", "--batch-sizes", "4", "--epochs", "2",
+        "--steps-per-epoch", "2", "--test-samples", "16",
+        timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    # Per model: the plain 1-device baseline, data-parallel on 1 and 2 devices.
+    assert [r["status"] for r in result.records] == ["ok"] * 6
+    page = (tmp_path / "reports" / "scaling.md").read_text()
+    header = next(line for line in page.splitlines() if line.startswith("| model"))
+    cells = [cell.strip() for cell in header.strip("|").split("|")]
+    assert cells[-3:] == ["Baseline", "1 device", "2 devices"]
+    rows = [line for line in page.splitlines() if line.startswith("| ")]
+    # Each model's row, its data named where the rows' data differ.
+    for model in ("tiny (dataset synthetic)", f"{tiny_bert} (dataset tokens)"):
+        row = next(r for r in rows if r.startswith(f"| {model} "))
+        figures = [cell.strip() for cell in row.strip("|").split("|")][-3:]
+        assert all(float(figure) > 0 for figure in figures), row
+    assert "images/sec are sequences/sec" in page  # it says what a text model's figure is

@@ -103,10 +103,8 @@ def _spec(args) -> SweepSpec:
             model: {k: v for k, v in each.items() if k not in settings}
             for model, each in spec.model_settings.items()
         }
-    if "models" in changes:
-        # The file's settings for the models the command line left out go with them.
-        kept = changes.get("model_settings", spec.model_settings)
-        changes["model_settings"] = {m: s for m, s in kept.items() if m in changes["models"]}
+    # The file's settings for the models the command line left out go with
+    # them, and its batch sizes replace the models' own (SweepSpec.replace).
     return spec.replace(**changes) if changes else spec
 
 

@@ -32,7 +32,7 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keras_profiler import backends, datasets
+from keras_profiler import backends, datasets, models
 from keras_profiler.config import RunConfig
 
 if sys.version_info >= (3, 11):
@@ -151,8 +151,15 @@ class SweepSpec:
         return spec
 
     def replace(self, **changes) -> SweepSpec:
-        """A copy with some dimensions or settings changed (command-line overrides)."""
-        spec = dataclasses.replace(self, **changes)
+        """A copy with some dimensions or settings changed (command-line
+        overrides). Given models keep the [models.X] tables of theirs the file
+        has; given batch sizes replace the models' own too."""
+        own = {m: dict(s) for m, s in changes.get("model_settings", self.model_settings).items()}
+        if "models" in changes:
+            own = {m: s for m, s in own.items() if m in changes["models"]}
+        if "batch_sizes" in changes:
+            own = {m: {k: v for k, v in s.items() if k != "batch_sizes"} for m, s in own.items()}
+        spec = dataclasses.replace(self, **{**changes, "model_settings": own})
         spec.check()
         return spec
 
@@ -214,32 +221,31 @@ class SweepSpec:
             SpecError: a combination RunConfig rejects, saying which.
         """
         combinations = itertools.product(
-            range(1, self.repeats + 1),
-            self.models,
-            self.data,
-            self.precisions,
-            self.batch_sizes,
-            device_counts,
-            backend_names,
+            range(1, self.repeats + 1), self.models, self.data, self.precisions
         )
         result = []
-        for repeat, model, kind, precision, batch, devices, backend in combinations:
-            for strategy in self.strategies.get(backend, [None]):
-                if strategy == "single" and devices > 1:
-                    continue  # the 1-device baseline only
-                fields = {
-                    **self.settings,
-                    **self.model_settings.get(model, {}),
-                    **DATA_KINDS[kind],
-                    "backend": backend,
-                    "model": model,
-                    "precision": precision,
-                    "batch_size": batch,
-                    "devices": devices,
-                    "strategy": strategy,
-                    "repeat": repeat,
-                }
-                result.append(_config(fields))
+        for repeat, model, kind, precision in combinations:
+            own = dict(self.model_settings.get(model, {}))
+            batches = own.pop("batch_sizes", self.batch_sizes)
+            data = data_settings(kind, model)
+            runs = itertools.product(batches, device_counts, backend_names)
+            for batch, devices, backend in runs:
+                for strategy in self.strategies.get(backend, [None]):
+                    if strategy == "single" and devices > 1:
+                        continue  # the 1-device baseline only
+                    fields = {
+                        **self.settings,
+                        **own,
+                        **data,
+                        "backend": backend,
+                        "model": model,
+                        "precision": precision,
+                        "batch_size": batch,
+                        "devices": devices,
+                        "strategy": strategy,
+                        "repeat": repeat,
+                    }
+                    result.append(_config(fields))
         return result
 
 
@@ -267,8 +273,38 @@ def _check_names(what: str, names, known) -> None:
             raise SpecError(f"unknown {what} {name!r}: choose from {', '.join(known)}")
 
 
+def _check_batch_sizes(where: str, sizes) -> None:
+    """A model's own batch sizes: a list of positive integers."""
+    if not isinstance(sizes, list) or not sizes or not all(
+        isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in sizes
+    ):
+        raise SpecError(f"{where}: batch_sizes must be a list of positive integers, not {sizes!r}")
+
+
+def data_settings(kind: str, model: str) -> dict:
+    """The dataset and distortions a data kind of the reference tables
+    stands for, for ``model``'s kind of samples (images or tokens)."""
+    settings = dict(DATA_KINDS[kind])
+    try:
+        samples = models.input_kind(model)
+    except ValueError:  # no such model: RunConfig says so, as for any setting
+        return settings
+    if samples != "images":
+        try:
+            settings["dataset"] = datasets.for_data_kind(kind == "synthetic", samples)
+        except StopIteration:
+            raise SpecError(
+                f"no {kind} data of {samples} for {model}: give it data = [\"synthetic\"] "
+                "in a sweep of its own"
+            ) from None
+    return settings
+
+
 def _check_settings(where: str, settings: dict, fields: set[str]) -> None:
     for key in settings:
+        if key == "batch_sizes" and where.startswith("[models."):
+            _check_batch_sizes(where, settings[key])
+            continue
         if key in DIMENSION_FIELDS:
             raise SpecError(
                 f"{where} sets {key}, which the [matrix] decides: set it there "
