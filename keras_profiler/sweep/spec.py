@@ -228,13 +228,14 @@ class SweepSpec:
             own = dict(self.model_settings.get(model, {}))
             batches = own.pop("batch_sizes", self.batch_sizes)
             data = data_settings(kind, model)
+            shared = _settings_for(self.settings, model)
             runs = itertools.product(batches, device_counts, backend_names)
             for batch, devices, backend in runs:
                 for strategy in self.strategies.get(backend, [None]):
                     if strategy == "single" and devices > 1:
                         continue  # the 1-device baseline only
                     fields = {
-                        **self.settings,
+                        **shared,
                         **own,
                         **data,
                         "backend": backend,
@@ -279,6 +280,21 @@ def _check_batch_sizes(where: str, sizes) -> None:
         isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in sizes
     ):
         raise SpecError(f"{where}: batch_sizes must be a list of positive integers, not {sizes!r}")
+
+
+# Settings that size one kind of sample: a sweep's [settings] (or the
+# command line) gives each to the models of that kind only.
+_SIZES = {"image_size": "images", "sequence_length": "tokens"}
+
+
+def _settings_for(settings: dict, model: str) -> dict:
+    """The sweep-wide settings that apply to ``model``: an image size to
+    image models, a sequence length to text models, the rest to all."""
+    try:
+        samples = models.input_kind(model)
+    except ValueError:  # no such model: RunConfig says so
+        return settings
+    return {k: v for k, v in settings.items() if _SIZES.get(k, samples) == samples}
 
 
 def data_settings(kind: str, model: str) -> dict:
