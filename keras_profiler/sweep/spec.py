@@ -276,8 +276,10 @@ def _check_names(what: str, names, known) -> None:
 
 def _check_batch_sizes(where: str, sizes) -> None:
     """A model's own batch sizes: a list of positive integers."""
-    if not isinstance(sizes, list) or not sizes or not all(
-        isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in sizes
+    if (
+        not isinstance(sizes, list)
+        or not sizes
+        or not all(isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in sizes)
     ):
         raise SpecError(f"{where}: batch_sizes must be a list of positive integers, not {sizes!r}")
 
@@ -310,7 +312,7 @@ def data_settings(kind: str, model: str) -> dict:
             settings["dataset"] = datasets.for_data_kind(kind == "synthetic", samples)
         except StopIteration:
             raise SpecError(
-                f"no {kind} data of {samples} for {model}: give it data = [\"synthetic\"] "
+                f'no {kind} data of {samples} for {model}: give it data = ["synthetic"] '
                 "in a sweep of its own"
             ) from None
     return settings
