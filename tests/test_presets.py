@@ -161,3 +161,32 @@ def test_scaling_preset_capped_writes_the_scaling_table_with_a_text_model(run_cl
         figures = [cell.strip() for cell in row.strip("|").split("|")][-3:]
         assert all(float(figure) > 0 for figure in figures), row
     assert "images/sec are sequences/sec" in page  # it says what a text model's figure is
+
+
+def test_a_text_model_takes_the_token_data_and_has_no_real_data(tmp_path):
+    spec = tmp_path / "bert.toml"
+    spec.write_text(
+        '[matrix]\nbackends = ["jax"]\nmodels = ["bert_base", "tiny"]\ndata = ["synthetic"]\n'
+        "[settings]\nimage_size = 64\nsequence_length = 32\n"
+    )
+    runs, _, status = dry_run(str(spec))
+    assert status == 0
+    assert [r.split(" | ")[1:3] for r in runs] == [["bert_base", "tokens"], ["tiny", "synthetic"]]
+    assert runs[0].endswith("| 32 tokens") and runs[1].endswith("| 64x64")
+    spec.write_text('[matrix]\nbackends = ["jax"]\nmodels = ["bert_base"]\ndata = ["real"]\n')
+    runs, stderr, status = dry_run(str(spec))
+    assert (runs, status) == ([], 2)
+    assert stderr.strip() == (
+        'keras-profiler: error: no real data of tokens for bert_base: give it data = ["synthetic"] '
+        "in a sweep of its own"
+    )
+
+
+def test_a_models_own_batch_sizes_must_be_positive_integers(tmp_path):
+    spec = tmp_path / "bad.toml"
+    spec.write_text('[matrix]\nmodels = ["tiny"]\n[models.tiny]\nbatch_sizes = [0]\n')
+    runs, stderr, status = dry_run(str(spec))
+    assert (runs, status) == ([], 2)
+    assert stderr.strip().endswith(
+        "[models.tiny]: batch_sizes must be a list of positive integers, not [0]"
+    )
