@@ -3,10 +3,12 @@ table needs, and one of them run end to end, capped, on CPUs."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import fakedata
 import pytest
 
 from keras_profiler import gpus
@@ -190,3 +192,37 @@ def test_a_models_own_batch_sizes_must_be_positive_integers(tmp_path):
     assert stderr.strip().endswith(
         "[models.tiny]: batch_sizes must be a list of positive integers, not [0]"
     )
+
+
+@pytest.mark.slow
+def test_hardware_preset_capped_writes_one_machine_table_per_configuration(run_cli, tmp_path):
+    data = fakedata.write_quadrant_cifar(tmp_path / "data", n_train=64, n_test=16, seed=3)
+    result = run_cli(
+        "sweep", "--preset", "hardware", "--models", "tiny", "--gpus", "2", "--batch-sizes", "2",
+        "--epochs", "2", "--steps-per-epoch", "2", "--test-samples", "16",
+        "--data-dir", str(data),
+        timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    # 3 data kinds x 2 strategies (replicated-nccl needs GPUs), tensorflow.
+    assert [r["status"] for r in result.records] == ["ok"] * 6
+    # The same records from a second machine of this type: the page compares machines.
+    for path in (tmp_path / "results").glob("*/record.json"):
+        twin = tmp_path / "results" / f"{path.parent.name}-twin" / "record.json"
+        twin.parent.mkdir()
+        document = json.loads(path.read_text())
+        document["environment"]["machine_id"] = "a-second-machine"
+        twin.write_text(json.dumps(document))
+    assert run_cli("report").returncode == 0
+    page = (tmp_path / "reports" / "machines.md").read_text()
+    headings = sorted(line.split(",")[0].strip("*") for line in page.splitlines()
+                      if line.startswith("**"))  # fmt: skip
+    # The reference's syn-parameter_server-4gpus, real-replicated-distortions-4gpus...
+    assert headings == sorted(
+        f"{kind}-{strategy}{distorted}-2devices"
+        for strategy in ("parameter_server", "replicated")
+        for kind, distorted in (("synthetic", ""), ("real", ""), ("real", "-distortions"))
+    )
+    tiny_rows = [line for line in page.splitlines() if line.startswith("| tiny ")]
+    assert len(tiny_rows) == 6
+    assert all(len(row.strip("|").split("|")) == 3 for row in tiny_rows)  # model, 2 machines
