@@ -29,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
             return sweep_cli.main(argv[1:])
         if argv[:1] == ["setup-mxnet"]:
             return _setup_mxnet(_setup_mxnet_parser().parse_args(argv[1:]))
+        if argv[:1] == ["netns"]:
+            from keras_profiler.nodes import command as netns_command
+
+            return netns_command.main(argv[1:], prog="python -m keras_profiler netns")
         return _profile(run_parser().parse_args(argv))
     except UsageError as error:
         print(f"keras-profiler: error: {error}", file=sys.stderr)
