@@ -50,7 +50,7 @@ def _profile(args) -> int:
         record = launcher.run(config, args.results_dir, python=pythons[config.backend])
         print(f"keras-profiler: {outcome(record)}", flush=True)
         failed += record.status != "ok"
-    if not args.no_report:
+    if not args.no_report and not any(c.node_rank for c in configs):
         regenerate(args.results_dir, args.reports_dir)
     return 1 if failed else 0
 

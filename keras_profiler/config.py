@@ -69,6 +69,41 @@ class RunConfig:
         metavar="N",
         parse=int,
     )
+    nodes: int = option(
+        1,
+        "machines the run spans, each running the same command with its own --node-rank; "
+        "every node trains on its --gpus devices",
+        metavar="N",
+        parse=int,
+    )
+    node_rank: int = option(
+        0,
+        "this machine's place among the --nodes, 0 to N-1 (0: the coordinator, which "
+        "writes the record)",
+        metavar="R",
+        parse=int,
+    )
+    coordinator: str | None = option(
+        None,
+        "HOST:PORT of node 0, where the nodes meet (torch.distributed's and jax.distributed's "
+        "rendezvous); needed with --nodes above 1",
+        metavar="HOST:PORT",
+        parse=str,
+    )
+    interface: str | None = option(
+        None,
+        "the network interface the nodes' collectives use (gloo's GLOO_SOCKET_IFNAME, "
+        "NCCL_SOCKET_IFNAME); default: the one the host name resolves to",
+        metavar="IF",
+        parse=str,
+    )
+    interconnect: str | None = option(
+        None,
+        "a name for the link between the nodes (10gbe, 100gb-ib...), recorded beside the "
+        "all-reduce probe's measurement; the reports group by it",
+        metavar="NAME",
+        parse=str,
+    )
     batch_size: int = option(
         32,
         "images per device per step; the global batch is N x devices, as in the reference tables",
@@ -196,6 +231,7 @@ class RunConfig:
             if getattr(self, field) is not None:
                 _check_at_least(field, getattr(self, field), 1)
         _check_at_least("seed", self.seed, 0)
+        self._check_nodes()
         if self.image_size is not None:
             _check_at_least("image_size", self.image_size, 32)
         if self.sequence_length is not None:
@@ -239,9 +275,16 @@ class RunConfig:
         """Fills in the backend's defaults, so that every record states the
         strategy, bucket size and jit setting it ran with."""
         adapter = backends.get(self.backend)
+        if self.strategy is None and self.nodes > 1:
+            object.__setattr__(self, "strategy", adapter.multi_node_strategy)
         if self.strategy is None:
             default = adapter.default_strategy(self.devices, gpus.count())
             object.__setattr__(self, "strategy", default)
+        if self.nodes > 1 and self.strategy != adapter.multi_node_strategy:
+            raise ValueError(
+                f"{flag('nodes')} {self.nodes} trains with {flag('strategy')} "
+                f"{adapter.multi_node_strategy} under {self.backend}, not {self.strategy}"
+            )
         _check_strategy(self.backend, self.strategy, self.devices)
         self._resolve_bucket_mb(adapter.bucket_mb_defaults)
         if self.bucket_mb is not None and not self.bucket_mb > 0:
@@ -251,6 +294,38 @@ class RunConfig:
         if self.data_format is None:
             object.__setattr__(self, "data_format", adapter.default_data_format)
         _check_choice("data_format", self.data_format, DATA_FORMATS)
+
+    def _check_nodes(self) -> None:
+        """--nodes, --node-rank and --coordinator make one consistent cluster."""
+        _check_at_least("nodes", self.nodes, 1)
+        if not 0 <= self.node_rank < self.nodes:
+            raise ValueError(
+                f"{flag('node_rank')} {self.node_rank} is out of range for {flag('nodes')} "
+                f"{self.nodes}: give 0 to {self.nodes - 1}"
+            )
+        if self.nodes == 1:
+            if self.coordinator is not None:
+                raise ValueError(
+                    f"{flag('coordinator')} is where several nodes meet: add {flag('nodes')} N"
+                )
+            return
+        adapter = backends.get(self.backend)
+        if adapter.multi_node_strategy is None:
+            raise ValueError(
+                f"{flag('nodes')} {self.nodes}: the {self.backend} backend cannot span nodes: "
+                f"{adapter.multi_node_refusal}"
+            )
+        if self.coordinator is None:
+            raise ValueError(
+                f"{flag('nodes')} {self.nodes} needs {flag('coordinator')} HOST:PORT, node 0's "
+                "address, the same on every node"
+            )
+        host, _, port = self.coordinator.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(
+                f"{flag('coordinator')} {self.coordinator!r} is not HOST:PORT (a port from 1 "
+                "to 65535): give node 0's address, e.g. 10.0.0.1:29500"
+            )
 
     def _resolve_bucket_mb(self, bucketed: dict[str, float]) -> None:
         """The gradient bucket size, where the strategy buckets gradients."""
@@ -265,9 +340,14 @@ class RunConfig:
             object.__setattr__(self, "bucket_mb", bucketed[self.strategy])
 
     @property
+    def world_size(self) -> int:
+        """Devices over all nodes: the data-parallel replicas."""
+        return self.devices * self.nodes
+
+    @property
     def global_batch_size(self) -> int:
-        """Images per training step over all devices."""
-        return self.batch_size * self.devices
+        """Samples per training step over all devices of all nodes."""
+        return self.batch_size * self.world_size
 
     @property
     def data_kind(self) -> str:
@@ -289,6 +369,7 @@ class RunConfig:
             f"-{self.dataset}{'-distorted' if self.distortions else ''}"
             + (f"-{self.image_size}px" if self.image_size else "")
             + (f"-{self.sequence_length}tok" if self.sequence_length else "")
+            + (f"-{self.nodes}nodes" if self.nodes > 1 else "")
             + (f"-spe{self.steps_per_execution}" if self.steps_per_execution > 1 else "")
             + f"-s{self.seed}"
             + (f"-r{self.repeat}" if self.repeat > 1 else "")

@@ -14,7 +14,9 @@ def describe(config: RunConfig) -> str:
     return (
         f"{config.backend} | {config.model} | "
         f"{config.dataset}{', distorted' if config.distortions else ''} | "
-        f"{config.devices} device(s), {config.strategy} | batch {config.batch_size}/device | "
+        f"{config.devices} device(s)"
+        + (f" x {config.nodes} nodes (this is node {config.node_rank})" if config.nodes > 1 else "")
+        + f", {config.strategy} | batch {config.batch_size}/device | "
         f"{config.epochs} epoch(s) | {config.precision} | {config.data_format}"
         + (f" | {config.image_size}x{config.image_size}" if config.image_size else "")
         + (f" | {config.sequence_length} tokens" if config.sequence_length else "")
@@ -25,6 +27,9 @@ def describe(config: RunConfig) -> str:
 def outcome(record) -> str:
     """One line saying how a run ended, and where its record is."""
     where = f"results: {record.run_id}"
+    node = record.config.get("node_rank") or 0
+    if node:
+        where = f"node {node} of {record.config['nodes']}: node 0 writes the record"
     if record.status == "not_supported":
         return f"not supported: {record.error} ({where})"
     if record.status != "ok":

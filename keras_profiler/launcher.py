@@ -37,7 +37,8 @@ PEER_GRACE_SECONDS = 10.0
 
 def run(config: RunConfig, results_dir: str | Path, python: str | None = None) -> RunRecord:
     """Runs ``config`` in fresh workers (one, or one per device where the
-    backend needs it) and writes one record of the run under results_dir.
+    backend needs it) and writes one record of the run under results_dir;
+    of a run over several nodes, only node 0 (the coordinator) writes it.
     ``python`` is the workers' interpreter (default: this one; MXNet's
     environment for mxnet, see ``Backend.worker_python``).
 
@@ -54,6 +55,7 @@ def run(config: RunConfig, results_dir: str | Path, python: str | None = None) -
         ranks = [_Rank(scratch, rank) for rank in range(adapter.processes(config))]
         prefix = adapter.worker_command(python or sys.executable)
         commands = [rank.command(prefix, config_path) for rank in ranks]
+        link = probe_link(config)
         port = _free_port()  # one rendezvous port for all ranks of the run
         environments = [child_environment(config, scratch, rank.rank, port) for rank in ranks]
         outcome = _run_workers(commands, environments, config.timeout_seconds)
@@ -63,10 +65,13 @@ def run(config: RunConfig, results_dir: str | Path, python: str | None = None) -
     if problem:
         raise UsageError(problem["message"])
     result = _merge_results(results)
+    if link is not None and result and "distribution" in result:
+        result["distribution"]["interconnect"] = link
     record = _record(
         config, result, _merge_epochs(epochs), outcome, started_at, time.monotonic() - started
     )
-    records.write(record, results_dir)
+    if config.node_rank == 0:  # one record per run: the coordinator's
+        records.write(record, results_dir)
     return record
 
 
@@ -99,6 +104,35 @@ def _devices_it_would_use(config: RunConfig, described: dict) -> list[dict]:
     return [
         {"index": i, "kind": "cpu", "name": described["cpu_model"]} for i in range(config.devices)
     ]
+
+
+# How long the nodes' all-reduce probe may take, joining included (seconds).
+PROBE_TIMEOUT_S = 300
+
+
+def probe_link(config: RunConfig) -> dict | None:
+    """The link between the run's nodes, as named (--interconnect) and as
+    measured: the all-reduce probe (keras_profiler.nodes.probe) run on every
+    node before the workers start, in a process of its own, so that its
+    library never sits in a worker's memory figures. It meets on the
+    coordinator's port + 1. None on one node; on a failed probe, what failed
+    (the run goes on: the nodes' own rendezvous will say whether they meet)."""
+    if config.nodes == 1:
+        return None
+    host, _, port = config.coordinator.rpartition(":")
+    command = [
+        sys.executable, "-m", "keras_profiler.nodes.probe", "--rank", str(config.node_rank),
+        "--world", str(config.nodes), "--master", f"{host}:{int(port) + 1}",
+        "--timeout", str(PROBE_TIMEOUT_S),
+    ] + (["--interface", config.interface] if config.interface else [])  # fmt: skip
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S + 60)
+    except subprocess.TimeoutExpired:
+        return {"name": config.interconnect, "error": f"probe timed out after {PROBE_TIMEOUT_S}s"}
+    if done.returncode != 0:
+        return {"name": config.interconnect, "error": done.stderr.strip()[-2000:]}
+    measured = json.loads(done.stdout) if config.node_rank == 0 else {}
+    return {"name": config.interconnect, **measured}
 
 
 class _Rank:
@@ -147,7 +181,8 @@ def child_environment(
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(config.devices))
     env.update(backends.get(config.backend).child_environment(config, present, rank))
     if "MASTER_ADDR" in env:  # torch.distributed's rendezvous
-        env["MASTER_PORT"] = str(port)
+        coordinator_port = config.coordinator.rpartition(":")[2] if config.coordinator else None
+        env["MASTER_PORT"] = coordinator_port or str(port)
     return env
 
 

@@ -60,6 +60,10 @@ class Backend:
     # Whether compiling is opt-in for the backend's users, so that a table
     # heading leaves its usual 'off' unsaid.
     compiler_opt_in: bool = False
+    # The strategy that spans several nodes (--nodes), or None with the
+    # reason it cannot, in words for a one-line refusal.
+    multi_node_strategy: str | None = None
+    multi_node_refusal: str = "it cannot train across machines here"
 
     def strategy_label(self, strategy: str) -> str:
         """``strategy`` in the words of the reference tables."""
@@ -212,6 +216,10 @@ class Backend:
         """Largest absolute difference between device replicas, over (all
         weights, trainable weights); (0.0, 0.0) with one replica."""
         return 0.0, 0.0
+
+    def gather(self, value) -> list:
+        """``value`` from every process of the run, in rank order."""
+        return [value]
 
     def teardown(self) -> None:
         """Releases what ``setup`` acquired (process groups)."""

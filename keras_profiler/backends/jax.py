@@ -18,6 +18,7 @@ class JaxBackend(Backend):
     # Keras on jax always compiles the train step; without it every op dispatches alone.
     default_jit_compile = True
     peak_device_memory_label = "jax memory_stats peak_bytes_in_use"
+    multi_node_strategy = "data-parallel"
 
     def child_environment(self, config, gpus_present, rank):
         env = {
@@ -38,6 +39,22 @@ class JaxBackend(Backend):
         import jax
         import keras
 
+        self.rank = config.node_rank
+        if config.nodes > 1:
+            # One process per node, every node's devices in one program;
+            # between CPU processes XLA's collectives go through gloo.
+            jax.config.update("jax_cpu_collectives_implementation", "gloo")
+            keras.distribution.initialize(
+                job_addresses=config.coordinator,
+                num_processes=config.nodes,
+                process_id=config.node_rank,
+            )
+            self._devices = jax.local_devices()[: config.devices]
+            distribution = keras.distribution.DataParallel(devices=jax.devices())
+            # Each process is fed its own rows already (local_batch).
+            distribution.auto_shard_dataset = False
+            keras.distribution.set_distribution(distribution)
+            return
         self._devices = jax.devices()[: config.devices]
         if config.strategy != SINGLE:
             keras.distribution.set_distribution(
@@ -59,6 +76,41 @@ class JaxBackend(Backend):
         model.optimizer.build(model.trainable_variables)
         for variable in [*model.variables, *model.optimizer.variables]:
             variable.assign(jax.device_put(variable.value, variable.value.sharding))
+
+    def local_batch(self, x, y, config):
+        if config.nodes == 1:
+            return super().local_batch(x, y, config)
+        # Each process feeds its own rows of every global batch (Keras makes
+        # the global array from the processes' parts): node r takes rows
+        # [r*b, (r+1)*b) of each, b = its devices' share.
+        return _rows_of(x, y, config.batch_size * config.devices, config.nodes, config.node_rank)
+
+    def local_test(self, x, y, config):
+        if config.nodes == 1:
+            return super().local_test(x, y, config)
+        usable = len(x) - len(x) % config.nodes
+        share = config.batch_size * config.devices
+        return (
+            x[config.node_rank : usable : config.nodes],
+            y[config.node_rank : usable : config.nodes],
+            share,
+        )
+
+    def gather(self, value):
+        import json
+
+        import jax
+        import numpy as np
+        from jax.experimental import multihost_utils
+
+        if jax.process_count() == 1:
+            return [value]
+        # Fixed-width bytes, as process_allgather gathers arrays.
+        encoded = json.dumps(value).encode()
+        width = int(np.max(multihost_utils.process_allgather(np.array([len(encoded)]))))
+        padded = np.frombuffer(encoded.ljust(width), dtype=np.uint8)
+        rows = multihost_utils.process_allgather(padded)
+        return [json.loads(bytes(row).decode().rstrip()) for row in np.asarray(rows)]
 
     def replica_differences(self, model):
         def largest(variables):
@@ -107,6 +159,16 @@ class JaxBackend(Backend):
         backend = jax.extend.backend.get_backend()
         cuda = backend.platform_version if backend.platform == "gpu" else None
         return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "cuda": cuda}
+
+
+def _rows_of(x, y, share: int, parts: int, part: int):
+    """Part ``part`` of ``parts`` of every global batch of ``share * parts``
+    rows, and the batch size it trains with."""
+    import numpy as np
+
+    batches = len(x) // (share * parts)
+    rows = (np.arange(batches)[:, None] * share * parts + part * share + np.arange(share)).ravel()
+    return x[rows], y[rows], share
 
 
 def _dispatch_threads(devices: int) -> dict[str, str]:

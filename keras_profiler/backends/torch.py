@@ -9,6 +9,7 @@ the DDP wrapper first, to set its gradient bucket size (--bucket-mb).
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import os
 from pathlib import Path
@@ -17,11 +18,14 @@ from keras_profiler.backends.base import Backend
 
 DDP = "ddp"
 DEFAULT_BUCKET_MB = 25.0  # PyTorch's own default
+# How long the ranks wait for each other to join (seconds).
+JOIN_TIMEOUT_S = 120
 KERAS_WITH_DDP = "keras-nightly>=3.16.0.dev2026102704"
 
 
 class TorchBackend(Backend):
     name = "torch"
+    multi_node_strategy = "ddp"
     library = "torch"
     pip_requirement = "torch"
     strategies = {
@@ -50,12 +54,20 @@ class TorchBackend(Backend):
     def child_environment(self, config, gpus_present, rank):
         if config.strategy != DDP:
             return {}
+        # torchrun's variables: rank ``rank`` of this node, numbered after the
+        # ranks of the nodes before it; the coordinator's address where the
+        # run spans nodes (the launcher sets MASTER_PORT).
+        host = config.coordinator.rpartition(":")[0] if config.coordinator else "127.0.0.1"
         env = {
-            "RANK": str(rank),
+            "RANK": str(config.node_rank * config.devices + rank),
             "LOCAL_RANK": str(rank),
-            "WORLD_SIZE": str(config.devices),
-            "MASTER_ADDR": "127.0.0.1",
+            "WORLD_SIZE": str(config.world_size),
+            "LOCAL_WORLD_SIZE": str(config.devices),
+            "GROUP_RANK": str(config.node_rank),
+            "MASTER_ADDR": host,
         }
+        if config.interface:
+            env["GLOO_SOCKET_IFNAME"] = env["NCCL_SOCKET_IFNAME"] = config.interface
         if gpus_present:
             env["CUDA_VISIBLE_DEVICES"] = str(rank)  # each rank sees its own GPU as cuda:0
         elif "OMP_NUM_THREADS" not in os.environ:
@@ -71,7 +83,12 @@ class TorchBackend(Backend):
         if not self._distributed:
             return
         self.rank = int(os.environ["RANK"])
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group(
+            "nccl" if torch.cuda.is_available() else "gloo",
+            # A node that never joins fails the run within this, not
+            # torch's default half hour.
+            timeout=datetime.timedelta(seconds=JOIN_TIMEOUT_S),
+        )
 
     def prepare(self, model, config):
         if not getattr(self, "_distributed", False):
@@ -99,7 +116,7 @@ class TorchBackend(Backend):
         import numpy as np
 
         # Rank r takes rows [r*b, (r+1)*b) of every global batch.
-        b, n = config.batch_size, config.devices
+        b, n = config.batch_size, config.world_size
         batches = len(x) // (b * n)
         rows = (np.arange(batches)[:, None] * b * n + self.rank * b + np.arange(b)).ravel()
         return x[rows], y[rows], b
@@ -116,10 +133,10 @@ class TorchBackend(Backend):
         # Every n-th image from this rank's; the same count on every rank, as
         # Keras all-reduces the metrics after each step and a rank with an
         # extra step would wait forever. At most n - 1 images are left out.
-        usable = len(x) - len(x) % config.devices
+        usable = len(x) - len(x) % config.world_size
         return (
-            x[self.rank : usable : config.devices],
-            y[self.rank : usable : config.devices],
+            x[self.rank : usable : config.world_size],
+            y[self.rank : usable : config.world_size],
             (config.batch_size),
         )
 
@@ -139,6 +156,15 @@ class TorchBackend(Backend):
         flag = torch.tensor([int(decision)], device=_collective_device())
         dist.all_reduce(flag, op=dist.ReduceOp.MIN)
         return bool(flag.item())
+
+    def gather(self, value):
+        if not getattr(self, "_distributed", False):
+            return [value]
+        import torch.distributed as dist
+
+        gathered = [None] * dist.get_world_size()
+        dist.all_gather_object(gathered, value)
+        return gathered
 
     def teardown(self):
         import torch.distributed as dist

@@ -18,6 +18,11 @@ MULTI_CONTEXT = "multi-context"
 
 class MxnetBackend(Backend):
     name = "mxnet"
+    multi_node_refusal = (
+        "keras-profiler runs keras-mxnet's multi-context fit on one machine; MXNet's "
+        "distributed kvstore (dist_sync, with its parameter servers) is not wired in; use "
+        "jax or torch"
+    )
     library = "mxnet"
     strategies = {
         MULTI_CONTEXT: "keras-mxnet's compile(context=[gpu(0), ..., gpu(N-1)]): one process, "
