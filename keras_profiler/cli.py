@@ -6,6 +6,7 @@ reported as one line with exit status 2; no record is written for it.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from keras_profiler import backends, launcher
@@ -14,6 +15,7 @@ from keras_profiler.checks import check_runnable
 from keras_profiler.config import RunConfig
 from keras_profiler.console import describe, outcome, regenerate
 from keras_profiler.errors import UsageError
+from keras_profiler.nodes import cluster_env
 from keras_profiler.options import Parser, add_folders, add_options, add_run_command_options, values
 from keras_profiler.sweep import cli as sweep_cli
 
@@ -72,7 +74,15 @@ def _configs(args) -> list[RunConfig]:
 
 
 def _config(args, backend: str) -> RunConfig:
-    return RunConfig(**{**values(args, RunConfig), "backend": backend})
+    given = {**values(args, RunConfig), "backend": backend}
+    if given["nodes"] == 1 and given["coordinator"] is None:
+        # No cluster on the command line: the one a launcher describes.
+        cluster = cluster_env.detect(os.environ)
+        if cluster is not None:
+            given.update(
+                nodes=cluster.nodes, node_rank=cluster.node_rank, coordinator=cluster.coordinator
+            )
+    return RunConfig(**given)
 
 
 def _setup_mxnet(args) -> int:

@@ -74,6 +74,10 @@ def run(config: RunConfig, epochs_path: str) -> dict:
         result["timeline"] = description.timeline(*fit_span)
         if config.nodes > 1:
             result["distribution"]["nodes"] = nodes.gather_nodes(config, adapter, model)
+            result["distribution"]["rendezvous"] = {
+                "coordinator": config.coordinator,
+                "engine": adapter.multi_node_engine,
+            }
         # After fit: Keras could have put its own wrapper in place of ours.
         result["distribution"].update(adapter.applied_settings(model))
         result.update(status="ok", error=None)

@@ -80,6 +80,8 @@ def test_two_nodes_train_as_one_and_the_coordinator_records_it(two_nodes, tmp_pa
     assert record["status"] == "ok"
     spread = record["distribution"]
     assert spread["global_batch_size"] == 16 * 2
+    assert spread["rendezvous"]["coordinator"] == COORDINATOR
+    assert spread["rendezvous"]["engine"].startswith(f"{backend}.distributed")
     assert [n["address"] for n in spread["nodes"]] == [netns.node_address(0), netns.node_address(1)]
     assert all(n["host_peak_rss_mib"] > 100 for n in spread["nodes"])
     # The same trained weights on both nodes.

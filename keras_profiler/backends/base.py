@@ -63,6 +63,8 @@ class Backend:
     # The strategy that spans several nodes (--nodes), or None with the
     # reason it cannot, in words for a one-line refusal.
     multi_node_strategy: str | None = None
+    # What meets the nodes and carries their collectives, in words.
+    multi_node_engine: str | None = None
     multi_node_refusal: str = "it cannot train across machines here"
 
     def strategy_label(self, strategy: str) -> str:

@@ -19,6 +19,7 @@ class JaxBackend(Backend):
     default_jit_compile = True
     peak_device_memory_label = "jax memory_stats peak_bytes_in_use"
     multi_node_strategy = "data-parallel"
+    multi_node_engine = "jax.distributed: its coordination service, gloo CPU collectives"
 
     def child_environment(self, config, gpus_present, rank):
         env = {

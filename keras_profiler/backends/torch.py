@@ -26,6 +26,7 @@ KERAS_WITH_DDP = "keras-nightly>=3.16.0.dev2026102704"
 class TorchBackend(Backend):
     name = "torch"
     multi_node_strategy = "ddp"
+    multi_node_engine = "torch.distributed: c10d TCPStore rendezvous, gloo (CPU) or nccl (GPU)"
     library = "torch"
     pip_requirement = "torch"
     strategies = {
