@@ -25,8 +25,14 @@ def check_runnable(config: RunConfig, refuse_unsupported: bool = True) -> None:
 
 
 def unsupported(config: RunConfig) -> str | None:
-    """Why ``config``'s backend cannot express its model, or None."""
+    """Why ``config``'s backend cannot express its model or span its nodes,
+    or None."""
     adapter = backends.get(config.backend)
+    if config.nodes > 1 and adapter.multi_node_strategy is None:
+        return (
+            f"{flag('nodes')} {config.nodes}: the {config.backend} backend cannot span nodes: "
+            f"{adapter.multi_node_refusal}"
+        )
     missing = [f for f in model_registry.needs(config.model) if f in adapter.lacks]
     if not missing:
         return None

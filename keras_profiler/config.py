@@ -276,11 +276,15 @@ class RunConfig:
         strategy, bucket size and jit setting it ran with."""
         adapter = backends.get(self.backend)
         if self.strategy is None and self.nodes > 1:
-            object.__setattr__(self, "strategy", adapter.multi_node_strategy)
+            # The strategy that spans nodes; for a backend that cannot, its
+            # data-parallel one, which checks.unsupported then refuses.
+            spanning = adapter.multi_node_strategy or adapter.data_parallel_default(gpus.count())
+            object.__setattr__(self, "strategy", spanning)
         if self.strategy is None:
             default = adapter.default_strategy(self.devices, gpus.count())
             object.__setattr__(self, "strategy", default)
-        if self.nodes > 1 and self.strategy != adapter.multi_node_strategy:
+        spanning = adapter.multi_node_strategy
+        if self.nodes > 1 and spanning is not None and self.strategy != spanning:
             raise ValueError(
                 f"{flag('nodes')} {self.nodes} trains with {flag('strategy')} "
                 f"{adapter.multi_node_strategy} under {self.backend}, not {self.strategy}"
@@ -309,12 +313,8 @@ class RunConfig:
                     f"{flag('coordinator')} is where several nodes meet: add {flag('nodes')} N"
                 )
             return
-        adapter = backends.get(self.backend)
-        if adapter.multi_node_strategy is None:
-            raise ValueError(
-                f"{flag('nodes')} {self.nodes}: the {self.backend} backend cannot span nodes: "
-                f"{adapter.multi_node_refusal}"
-            )
+        # A backend that cannot span nodes: checks.unsupported says so (a
+        # sweep records it as not supported).
         if self.coordinator is None:
             raise ValueError(
                 f"{flag('nodes')} {self.nodes} needs {flag('coordinator')} HOST:PORT, node 0's "

@@ -20,6 +20,7 @@ def describe(config: RunConfig) -> str:
         f"{config.epochs} epoch(s) | {config.precision} | {config.data_format}"
         + (f" | {config.image_size}x{config.image_size}" if config.image_size else "")
         + (f" | {config.sequence_length} tokens" if config.sequence_length else "")
+        + (f" | over {config.interconnect}" if config.nodes > 1 and config.interconnect else "")
         + (f" | repeat {config.repeat}" if config.repeat > 1 else "")
     )
 

@@ -78,10 +78,20 @@ def run(config: RunConfig, results_dir: str | Path, python: str | None = None) -
 def record_not_supported(config: RunConfig, results_dir: str | Path, reason: str) -> RunRecord:
     """Writes the record of a configuration whose backend cannot express its
     model: nothing runs, and reports show the cell as not supported."""
+    return _record_without_run(config, results_dir, "not_supported", reason)
+
+
+def record_failure(config: RunConfig, results_dir: str | Path, reason: str) -> RunRecord:
+    """Writes an error record for a run whose launcher left none (a node
+    lost before it could write one), saying why."""
+    return _record_without_run(config, results_dir, "error", reason)
+
+
+def _record_without_run(config, results_dir, status: str, reason: str) -> RunRecord:
     now, described = _utc_now(), environment.collect()
     record = RunRecord(
         run_id=new_run_id(config),
-        status="not_supported",
+        status=status,
         config=config.to_dict(),
         started_at=now,
         finished_at=now,

@@ -58,6 +58,8 @@ def test_learns_the_easy_dataset(run_cli, easy_data, tmp_path, backend):
         "name": "tiny",
         "parameters": 2842,
         "image_size": 32,
+        "sequence_length": None,
+        "sample_unit": "images",
         "data_format": "channels_last",
         "dtype_policy": "float32",
         # Per-image costs, by hand in test_model_stats.py (TINY).

@@ -95,7 +95,8 @@ def test_two_nodes_train_as_one_and_the_coordinator_records_it(two_nodes, tmp_pa
     # The same initial weights as one node's run on as many devices.
     alone = cli("--backend", backend, *RUN, "--gpus", "2", "--results-dir",
                 str(tmp_path / "alone"), home=tmp_path)  # fmt: skip
-    assert alone.wait(timeout=600) == 0
+    alone.communicate(timeout=600)
+    assert alone.returncode == 0
     (single,) = records(tmp_path / "alone")
     assert single["distribution"]["initial_weights_sha256"] == spread["initial_weights_sha256"]
 
@@ -134,3 +135,60 @@ def test_a_cluster_that_cannot_be_is_one_line_exit_2_and_no_record(tmp_path, arg
     assert done.returncode == 2
     assert output.strip() == f"keras-profiler: error: {message}"
     assert not (tmp_path / "results").exists()
+
+
+@needs_netns
+@pytest.mark.slow
+def test_a_sweep_runs_its_node_counts_over_netns_links_and_resumes(tmp_path):
+    matrix = tmp_path / "nodes.toml"
+    matrix.write_text(
+        '[matrix]\nbackends = ["torch", "tensorflow"]\ndevices = [1]\n'
+        'devices_up_to_present = false\nnodes = [2]\nmodels = ["tiny"]\nbatch_sizes = [16]\n'
+        'data = ["synthetic"]\n[cluster]\nlauncher = "netns"\nrates = ["1gbit"]\n'
+        "[settings]\nepochs = 2\nsteps_per_epoch = 3\ntest_samples = 32\n"
+    )
+
+    def sweep():
+        done = cli("sweep", str(matrix), "--results-dir", str(tmp_path / "results"),
+                   "--reports-dir", str(tmp_path / "reports"), home=tmp_path)  # fmt: skip
+        output = done.communicate(timeout=900)[0]
+        return done.returncode, output
+
+    status, output = sweep()
+    assert status == 0, output
+    found = {r["config"]["backend"]: r for r in records(tmp_path / "results")}
+    assert found["torch"]["status"] == "ok" and found["tensorflow"]["status"] == "not_supported"
+    assert found["torch"]["config"]["interconnect"] == "netns 1gbit"
+    assert found["torch"]["distribution"]["interconnect"]["fit"]["busbw_gbit_per_s"] > 0.6
+    assert netns.leftovers() == {k: [] for k in netns.leftovers()}  # the sweep took them down
+    page = (tmp_path / "reports" / "scaling.md").read_text()
+    header = next(line for line in page.splitlines() if line.startswith("| model"))
+    rows = [line for line in page.splitlines() if "over 2 nodes (netns 1gbit)" in line]
+    row = next(line for line in rows if "| torch " in line)
+    refused = next(line for line in rows if "| tensorflow " in line)
+    assert refused.strip("|").split("|")[-1].strip() == "not supported"
+    # The run's column is its devices over both nodes, the table's connection in its row.
+    assert [c.strip() for c in header.strip("|").split("|")][-1] == "2 devices"
+    assert float(row.strip("|").split("|")[-1]) > 0
+    # Run again: both configurations are settled, nothing runs.
+    status, output = sweep()
+    assert status == 0 and "2 configuration(s), 0 to run" in output
+
+
+@pytest.mark.parametrize(
+    "cluster, message",
+    [
+        ("", 'nodes [1, 2] need [cluster] launcher = "netns"'),
+        ('[cluster]\nlauncher = "ssh"\n', "the ssh and slurm launchers are not there yet"),
+        ('[cluster]\nlauncher = "netns"\n', '[cluster] launcher = "netns" needs rates'),
+        ('[cluster]\nlauncher = "netns"\nrates = ["fast"]\n', "[cluster] rates: "),
+    ],
+)
+def test_a_sweep_over_nodes_names_its_launcher_and_links(tmp_path, cluster, message):
+    matrix = tmp_path / "nodes.toml"
+    matrix.write_text(
+        f'[matrix]\nbackends = ["torch"]\nmodels = ["tiny"]\nnodes = [1, 2]\n{cluster}'
+    )
+    done = cli("sweep", "--dry-run", str(matrix), home=tmp_path)
+    output = done.communicate(timeout=120)[0]
+    assert done.returncode == 2 and message in output, output

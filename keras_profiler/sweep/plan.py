@@ -22,7 +22,12 @@ from keras_profiler.config import RunConfig
 
 # Statuses that settle a configuration.
 SETTLED = ("ok", "oom", "timeout", "not_supported")
-_NOT_MEASURED = {"data_dir", "allow_download", "timeout_seconds", "peak_tflops"}
+# Where the nodes meet and over which interface changes nothing measured
+# (the link does, and --interconnect names it); node 0 writes the record.
+_NOT_MEASURED = {
+    "data_dir", "allow_download", "timeout_seconds", "peak_tflops", "coordinator", "interface",
+    "node_rank",
+}  # fmt: skip
 _DEFAULTS = {
     f.name: f.default for f in dataclasses.fields(RunConfig) if f.default is not dataclasses.MISSING
 }

@@ -82,12 +82,28 @@ def run(configs, results_dir, pythons: dict[str, str], progress: Progress) -> li
         reason = checks.unsupported(config)
         if reason:
             record = launcher.record_not_supported(config, results_dir, reason)
+        elif config.nodes > 1:
+            record = _over_nodes(config, results_dir)
         else:
             record = launcher.run(config, results_dir, python=pythons[config.backend])
         progress.finished()
         print(f"keras-profiler: {outcome(record)}", flush=True)
         finished.append(record)
     return finished
+
+
+def _over_nodes(config, results_dir) -> RunRecord:
+    """A run over netns nodes (the only node launcher yet); where node 0
+    was lost before it wrote a record, an error record says so."""
+    from keras_profiler.nodes import launch, netns
+
+    try:
+        record = launch.run_netns(config, results_dir)
+    finally:
+        netns.down()
+    if record is None:
+        record = launcher.record_failure(config, results_dir, "node 0 ended without a record")
+    return record
 
 
 def _say(line: str) -> None:

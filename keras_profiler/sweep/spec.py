@@ -34,6 +34,8 @@ from pathlib import Path
 
 from keras_profiler import backends, datasets, models
 from keras_profiler.config import RunConfig
+from keras_profiler.errors import UsageError
+from keras_profiler.nodes import launch as node_launch
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -63,6 +65,7 @@ _MATRIX_KEYS = {
     "precisions",
     "repeats",
     "devices_up_to_present",
+    "nodes",
 }
 # Set by the matrix, never by [settings].
 DIMENSION_FIELDS = {
@@ -107,6 +110,10 @@ class SweepSpec:
     precisions: list[str] = field(default_factory=lambda: ["float32"])
     repeats: int = 1
     devices_up_to_present: bool = True
+    nodes: list[int] = field(default_factory=lambda: [1])
+    # How runs over several nodes start ([cluster]): launcher, and for netns
+    # the link rates, each a dimension.
+    cluster: dict = field(default_factory=dict)
     strategies: dict[str, list[str]] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
     model_settings: dict[str, dict] = field(default_factory=dict)
@@ -128,11 +135,11 @@ class SweepSpec:
 
     @classmethod
     def from_document(cls, document: dict) -> SweepSpec:
-        unknown = sorted(set(document) - {"matrix", "strategies", "settings", "models"})
+        unknown = sorted(set(document) - {"matrix", "strategies", "settings", "models", "cluster"})
         if unknown:
             raise SpecError(
                 f"unknown table(s) {', '.join(unknown)}: a sweep file has [matrix], "
-                "[strategies], [settings] and [models.<name>]"
+                "[strategies], [settings], [cluster] and [models.<name>]"
             )
         matrix = dict(document.get("matrix", {}))
         wrong = sorted(set(matrix) - _MATRIX_KEYS)
@@ -144,6 +151,7 @@ class SweepSpec:
         spec = cls(
             **matrix,
             strategies=dict(document.get("strategies", {})),
+            cluster=dict(document.get("cluster", {})),
             settings=dict(document.get("settings", {})),
             model_settings={k: dict(v) for k, v in document.get("models", {}).items()},
         )
@@ -162,6 +170,24 @@ class SweepSpec:
         spec = dataclasses.replace(self, **{**changes, "model_settings": own})
         spec.check()
         return spec
+
+    def _spreads(self, device_counts: list[int]) -> list[tuple[int, dict]]:
+        """(devices per node, cluster settings) of every spread of a run:
+        each device count on one node, then on each node count above one
+        over each link of [cluster]."""
+        spreads = [(n, {}) for n in device_counts] if 1 in self.nodes else []
+        for nodes in (n for n in self.nodes if n > 1):
+            for rate in self.cluster.get("rates", []):
+                cluster = {"nodes": nodes, **node_launch.netns_cluster(rate)}
+                spreads += [(n, cluster) for n in device_counts]
+        return spreads
+
+    def _strategies(self, backend: str, cluster: dict) -> list:
+        """The strategies a backend runs: over several nodes only the one
+        that spans them (none named: the config says it cannot)."""
+        if cluster:
+            return [backends.get(backend).multi_node_strategy]
+        return self.strategies.get(backend, [None])
 
     def strategies_for(self, gpus_present: int) -> tuple[SweepSpec, list[str]]:
         """The spec less the strategies its backends run on GPUs only (NCCL)
@@ -199,6 +225,7 @@ class SweepSpec:
         if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
             raise SpecError(f"repeats must be a whole number of at least 1, got {self.repeats!r}")
         _check_names("backend in [strategies]", self.strategies, backends.NAMES)
+        self._check_cluster()
         fields = {f.name for f in dataclasses.fields(RunConfig)}
         for where, settings in [("[settings]", self.settings)] + [
             (f"[models.{m}]", s) for m, s in self.model_settings.items()
@@ -210,6 +237,34 @@ class SweepSpec:
                 f"[models.{stray[0]}] sets a model the matrix does not run: "
                 f"add it to models or remove the table"
             )
+
+    def _check_cluster(self) -> None:
+        """nodes and [cluster] make runs that can start."""
+        _check_list("nodes", self.nodes, int)
+        if any(n < 1 for n in self.nodes):
+            raise SpecError(f"nodes must be whole numbers of at least 1, got {self.nodes}")
+        unknown = sorted(set(self.cluster) - {"launcher", "rates"})
+        if unknown:
+            raise SpecError(
+                f"[cluster]: unknown key(s) {', '.join(unknown)}: it takes launcher, rates"
+            )
+        if max(self.nodes) == 1:
+            return
+        launcher = self.cluster.get("launcher")
+        if launcher != "netns":
+            raise SpecError(
+                f'nodes {self.nodes} need [cluster] launcher = "netns" (nodes as network '
+                "namespaces on this machine); the ssh and slurm launchers are not there yet: "
+                "on a cluster, run python -m keras_profiler --nodes on every node"
+            )
+        rates = self.cluster.get("rates")
+        if not isinstance(rates, list) or not rates:
+            raise SpecError('[cluster] launcher = "netns" needs rates, e.g. ["1gbit", "100mbit"]')
+        for rate in rates:
+            try:
+                node_launch.netns_cluster(rate)
+            except (ValueError, UsageError) as error:
+                raise SpecError(f"[cluster] rates: {error}") from None
 
     def configs(self, backend_names: list[str], device_counts: list[int]) -> list[RunConfig]:
         """Every run of the matrix for these backends and device counts, in
@@ -229,12 +284,13 @@ class SweepSpec:
             batches = own.pop("batch_sizes", self.batch_sizes)
             data = data_settings(kind, model)
             shared = _settings_for(self.settings, model)
-            runs = itertools.product(batches, device_counts, backend_names)
-            for batch, devices, backend in runs:
-                for strategy in self.strategies.get(backend, [None]):
+            runs = itertools.product(batches, self._spreads(device_counts), backend_names)
+            for batch, (devices, cluster), backend in runs:
+                for strategy in self._strategies(backend, cluster):
                     if strategy == "single" and devices > 1:
                         continue  # the 1-device baseline only
                     fields = {
+                        **cluster,
                         **shared,
                         **own,
                         **data,

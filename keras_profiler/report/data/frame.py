@@ -38,7 +38,9 @@ SETUP_COLUMNS = [
 COMPUTE_COLUMNS = ["data_format", "steps_per_execution"]
 # Within a setup, each backend gets one table per way of spreading the run
 # over devices and of computing: runs differing in these are compared, not mixed.
-TABLE_COLUMNS = ["backend", "strategy", "jit_compile", "bucket_mb", *COMPUTE_COLUMNS]
+TABLE_COLUMNS = [
+    "backend", "strategy", "jit_compile", "bucket_mb", "nodes", "interconnect", *COMPUTE_COLUMNS,
+]  # fmt: skip
 
 
 # Per-image costs of the model, computed from its layers in the worker.
@@ -97,6 +99,9 @@ def _row(record: RunRecord) -> dict:
     row["image_size"] = config.get("image_size")
     row["model_image_size"] = record.model.get("image_size")
     row["sequence_length"] = config.get("sequence_length")
+    # Records written before --nodes ran on one node.
+    row["nodes"] = int(config.get("nodes") or 1)
+    row["interconnect"] = config.get("interconnect") if row["nodes"] > 1 else None
     row["model_sequence_length"] = record.model.get("sequence_length")
     # What one sample is: records written before text models count images.
     row["sample_unit"] = record.model.get("sample_unit") or "images"

@@ -66,8 +66,18 @@ def describe(runs: pd.DataFrame, with_backend: bool = True) -> str:
         _compilation(first["backend"], runs),
         first["data_format"],
         _steps_per_call(first["steps_per_execution"]),
+        _over_nodes(first),
     ]
     return ", ".join(part for part in parts if part)
+
+
+def _over_nodes(first) -> str:
+    """'over 2 nodes (netns 1gbit)' for a run across nodes; '' on one."""
+    nodes = first.get("nodes")
+    if not given(nodes) or int(nodes) == 1:
+        return ""
+    link = first.get("interconnect")
+    return f"over {int(nodes)} nodes" + (f" ({link})" if given(link) else "")
 
 
 def _steps_per_call(steps: int) -> str:

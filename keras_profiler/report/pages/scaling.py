@@ -101,7 +101,7 @@ def _table(cells: pd.DataFrame) -> list[str]:
     """The markdown table of one (hardware, data kind, precision)'s cells, and
     a line naming the rows left without a baseline."""
     rows, missing = _rows(cells)
-    devices = sorted({int(d) for row in rows for d in row.runs["devices"]})
+    devices = sorted({int(d) for row in rows for d in _total_devices(row.runs)})
     header = [*HEADER, *(device_count(d) for d in devices)]
     body = [[*row.labels, row.baseline, *(_at(row.runs, d) for d in devices)] for row in rows]
     align = ("left",) * 4 + ("center",) * (len(header) - 4)
@@ -119,7 +119,8 @@ def _table(cells: pd.DataFrame) -> list[str]:
 def _rows(cells: pd.DataFrame) -> tuple[list[_Row], list[str]]:
     """The table's rows in a stable order, and the rows with no baseline."""
     varying = [c for c in _OTHER_SETTINGS if _distinct(cells, c) > 1]
-    single = cells["strategy"] == BASELINE_STRATEGY
+    # The baseline is a plain fit on one node.
+    single = (cells["strategy"] == BASELINE_STRATEGY) & (cells["nodes"].fillna(1) == 1)
     baselines = groups(cells[single], _ROW_KEYS)
     used: set[int] = set()
     rows, missing = [], []
@@ -163,9 +164,15 @@ def _baseline(runs: pd.DataFrame, baselines: list[pd.DataFrame]) -> int | None:
     return None
 
 
+def _total_devices(runs: pd.DataFrame) -> pd.Series:
+    """Each cell's devices over all its nodes (records before --nodes: one)."""
+    return runs["devices"] * runs["nodes"].fillna(1)
+
+
 def _at(runs: pd.DataFrame, devices: int) -> str:
-    """Steady images/sec of the cell at a device count; '' where none was run."""
-    match = runs[runs["devices"] == devices]
+    """Steady images/sec of the cell at a device count over all its nodes;
+    '' where none was run."""
+    match = runs[_total_devices(runs) == devices]
     return figure_text(match.iloc[0]) if len(match) else ""
 
 

@@ -52,8 +52,12 @@ def backend_table(runs: pd.DataFrame) -> str:
 
 
 def column_name(run: dict) -> str:
-    """'GPU (2)' / 'CPU (2)', as in the reference tables."""
-    return f"{'GPU' if run['device_kind'] == 'gpu' else 'CPU'} ({int(run['devices'])})"
+    """'GPU (2)' / 'CPU (2)', as in the reference tables: the devices over
+    all nodes, the nodes named where there are several ('CPU (4 over 2 nodes)')."""
+    kind = "GPU" if run["device_kind"] == "gpu" else "CPU"
+    nodes = int(run.get("nodes") or 1) if given(run.get("nodes")) else 1
+    total = int(run["devices"]) * nodes
+    return f"{kind} ({total})" if nodes == 1 else f"{kind} ({total} over {nodes} nodes)"
 
 
 def _body(runs: pd.DataFrame, order: list[dict]) -> dict[str, list[str]]:

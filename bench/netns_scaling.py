@@ -1,0 +1,123 @@
+"""How does the link between nodes change training speed?
+
+Runs ResNet-18 (CIFAR-10 size, synthetic data) data parallel over 2 netns
+nodes (``keras_profiler.nodes.netns``), one device each, at several link
+rates, under jax and torch, torch at two DDP bucket sizes, beside the same
+model on one node; one sweep (``[cluster] launcher = "netns"``), so the
+runs are the tool's own. Writes each run's steady images/sec and the
+link's measured bus bandwidth, with the machine named, to
+bench/results/netns-scaling.{md,json}. Needs root.
+
+    python bench/netns_scaling.py [--rates unshaped,1gbit,300mbit,100mbit]
+        [--steps 6] [--batch-size 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import _tool_runs  # (bench/ is on the path when this file is run)
+
+from keras_profiler.nodes import netns
+
+RESULTS = Path(__file__).parent / "results"
+MATRIX = """
+[matrix]
+backends = ["jax", "torch"]
+devices = [1]
+devices_up_to_present = false
+nodes = [1, 2]
+models = ["resnet18"]
+batch_sizes = [{batch}]
+data = ["synthetic"]
+
+[strategies]
+jax = ["data-parallel"]
+torch = ["ddp"]
+
+[cluster]
+launcher = "netns"
+rates = {rates}
+
+[settings]
+epochs = 2
+steps_per_epoch = {steps}
+test_samples = 64
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rates", default="unshaped,1gbit,300mbit,100mbit")
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--output", type=Path, default=RESULTS / "netns-scaling")
+    args = parser.parse_args()
+    ok, why = netns.available()
+    if not ok:
+        raise SystemExit(f"netns_scaling: {why}")
+    rates = [r.strip() for r in args.rates.split(",")]
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="kp-bench-") as scratch:
+        for bucket in (None, 1):  # torch's default 25 MB buckets, then 1 MB
+            matrix = Path(scratch) / f"matrix-{bucket}.toml"
+            text = MATRIX.format(batch=args.batch_size, rates=json.dumps(rates), steps=args.steps)
+            if bucket:  # the second pass: torch only, its buckets smaller
+                text = text.replace('["jax", "torch"]', '["torch"]') + f"bucket_mb = {bucket}\n"
+            matrix.write_text(text)
+            results = Path(scratch) / f"results-{bucket}"
+            subprocess.run(
+                [sys.executable, "-m", "keras_profiler", "sweep", str(matrix), "--results-dir",
+                 str(results), "--reports-dir", str(Path(scratch) / "reports")],
+                check=True, timeout=3600,
+            )  # fmt: skip
+            runs += [_row(json.loads(p.read_text())) for p in sorted(results.glob("*/record.json"))]
+    args.output.with_suffix(".json").write_text(json.dumps(runs, indent=1) + "\n")
+    _tool_runs.write(args.output.with_suffix(".md"), _markdown(runs))
+
+
+def _row(record: dict) -> dict:
+    config, spread = record["config"], record["distribution"]
+    link = spread.get("interconnect") or {}
+    return {
+        "backend": config["backend"],
+        "nodes": config.get("nodes", 1),
+        "link": config.get("interconnect") if config.get("nodes", 1) > 1 else "one node",
+        "bucket_mb": config.get("bucket_mb"),
+        "status": record["status"],
+        "images_per_second": (record.get("summary") or {}).get("steady_images_per_second"),
+        "busbw_gbit_per_s": (link.get("fit") or {}).get("busbw_gbit_per_s"),
+        "global_batch": spread.get("global_batch_size"),
+        "run_id": record["run_id"],
+    }
+
+
+def _markdown(runs: list[dict]) -> str:
+    lines = [
+        *_tool_runs.header("ResNet-18 images/sec against the link between two netns nodes"),
+        "",
+        "One device per node; synthetic 32x32 images; steady state of the second epoch. "
+        "'busbw' is the all-reduce probe's fitted bus bandwidth on that link, measured "
+        "before the run.",
+        "",
+        "| backend | bucket (MB) | link | nodes | status | images/sec | busbw (Gbit/s) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    order = sorted(runs, key=lambda r: (r["backend"], r["bucket_mb"] or 0, r["nodes"], r["link"]))
+    for run in order:
+        speed = f"{run['images_per_second']:.1f}" if run["images_per_second"] else "n/a"
+        busbw = f"{run['busbw_gbit_per_s']:.3f}" if run["busbw_gbit_per_s"] else ""
+        lines.append(
+            f"| {run['backend']} | {run['bucket_mb'] or ''} | {run['link']} | {run['nodes']} | "
+            f"{run['status']} | {speed} | {busbw} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
