@@ -64,6 +64,16 @@ class ImageDataset:
     sample_shape = image_shape
 
 
+def sample_count(what: str, count: int | None, default: int | None, unit: str = "images"):
+    """``count`` (--train-samples, --test-samples) checked, or ``default``
+    where it is None; ValueError where it is not a positive number."""
+    if count is None:
+        return default
+    if count < 1:
+        raise ValueError(f"{what} must be a positive number of {unit} or None, not {count}")
+    return count
+
+
 def available() -> list[str]:
     """Names of the registered datasets, sorted."""
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))

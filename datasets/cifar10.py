@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import DatasetUnavailable, ImageDataset
+from . import DatasetUnavailable, ImageDataset, sample_count
 
 NAME = "cifar10"
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -79,8 +79,8 @@ def load(
     """
     del seed, image_size
     data_dir = Path(data_dir)
-    _check_count("train_samples", train_samples)
-    _check_count("test_samples", test_samples)
+    sample_count("train_samples", train_samples, None)
+    sample_count("test_samples", test_samples, None)
     folder, archive = data_dir / FOLDER, data_dir / ARCHIVE
     if folder.is_dir():
         source, splits = folder, _read_folder(folder)
@@ -121,11 +121,6 @@ def default_test_samples(image_size: int | None) -> int | None:
     """The test images a run evaluates without --test-samples: all of them."""
     del image_size
     return None
-
-
-def _check_count(what: str, count: int | None) -> None:
-    if count is not None and count < 1:
-        raise ValueError(f"{what} must be a positive number of images or None, not {count}")
 
 
 def _first(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ImageDataset
+from . import ImageDataset, sample_count
 
 NAME = "synthetic"
 TRAIN_SIZE = 50_000
@@ -58,8 +58,8 @@ def load(
         uint8 NHWC images of shape (N, S, S, 3) and int32 labels in 0..9.
     """
     del data_dir, allow_download
-    n_train = _count("train_samples", train_samples, TRAIN_SIZE)
-    n_test = _count("test_samples", test_samples, TEST_SIZE)
+    n_train = sample_count("train_samples", train_samples, TRAIN_SIZE)
+    n_test = sample_count("test_samples", test_samples, TEST_SIZE)
     shape = image_shape(image_size)
     # One independent stream per array, so the test split does not change with
     # train_samples, and fewer samples are the first ones of the full set.
@@ -93,14 +93,6 @@ def default_test_samples(image_size: int | None) -> int | None:
     if image_size is not None and image_size > IMAGE_SHAPE[0]:
         return TEST_SIZE_ABOVE_32
     return None
-
-
-def _count(what: str, count: int | None, default: int) -> int:
-    if count is None:
-        return default
-    if count < 1:
-        raise ValueError(f"{what} must be a positive number of images or None, not {count}")
-    return count
 
 
 def _images(rng: np.random.Generator, n: int, shape: tuple[int, int, int]) -> np.ndarray:

@@ -217,7 +217,7 @@ class RunConfig:
     def __post_init__(self):
         _check_choice("backend", self.backend, backends.NAMES)
         _check_registry("model", model_registry.check, self.model)
-        kind = _model_input_kind(self.model)
+        kind = model_registry.input_kind(self.model)
         if self.dataset is None:
             object.__setattr__(self, "dataset", dataset_registry.default_for(kind))
         _check_registry("dataset", dataset_registry.check, self.dataset)
@@ -389,12 +389,6 @@ class RunConfig:
 
 
 _FIELDS = {field.name: field for field in dataclasses.fields(RunConfig)}
-
-
-def _model_input_kind(model: str) -> str:
-    """What one sample of ``model`` is; ValueError saying what to fix where
-    its file declares something unknown."""
-    return model_registry.input_kind(model)
 
 
 def _check_input_kind(model: str, kind: str, dataset: str) -> None:

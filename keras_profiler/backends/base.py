@@ -298,6 +298,26 @@ def batch_sequence(base: type, batches) -> type:
     return Batches
 
 
+def batch_part(x, y, share: int, parts: int, part: int):
+    """Part ``part`` of ``parts`` of every global batch of ``share * parts``
+    rows (rows [part * share, (part + 1) * share) of each), and the batch
+    size it trains with: what one process feeds where several do."""
+    import numpy as np
+
+    batches = len(x) // (share * parts)
+    rows = (np.arange(batches)[:, None] * share * parts + part * share + np.arange(share)).ravel()
+    return x[rows], y[rows], share
+
+
+def test_part(x, y, batch_size: int, parts: int, part: int):
+    """Every ``parts``-th test row from ``part`` on, and the batch size to
+    evaluate them with: the same count in every process, as Keras
+    all-reduces the metrics after each step and a process with an extra
+    step would wait forever. At most ``parts - 1`` rows are left out."""
+    usable = len(x) - len(x) % parts
+    return x[part:usable:parts], y[part:usable:parts], batch_size
+
+
 def max_abs_difference(arrays) -> float:
     """Largest absolute difference of each array from the first (NumPy arrays)."""
     import numpy as np

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import os
 
-from keras_profiler.backends.base import SINGLE, Backend, max_abs_difference
+from keras_profiler.backends.base import (
+    SINGLE,
+    Backend,
+    batch_part,
+    max_abs_difference,
+    test_part,
+)
 
 
 class JaxBackend(Backend):
@@ -81,21 +87,16 @@ class JaxBackend(Backend):
     def local_batch(self, x, y, config):
         if config.nodes == 1:
             return super().local_batch(x, y, config)
-        # Each process feeds its own rows of every global batch (Keras makes
-        # the global array from the processes' parts): node r takes rows
-        # [r*b, (r+1)*b) of each, b = its devices' share.
-        return _rows_of(x, y, config.batch_size * config.devices, config.nodes, config.node_rank)
+        # One process per node, which feeds its devices' rows of every global
+        # batch (Keras makes the global array from the processes' parts).
+        share = config.batch_size * config.devices
+        return batch_part(x, y, share, config.nodes, config.node_rank)
 
     def local_test(self, x, y, config):
         if config.nodes == 1:
             return super().local_test(x, y, config)
-        usable = len(x) - len(x) % config.nodes
         share = config.batch_size * config.devices
-        return (
-            x[config.node_rank : usable : config.nodes],
-            y[config.node_rank : usable : config.nodes],
-            share,
-        )
+        return test_part(x, y, share, config.nodes, config.node_rank)
 
     def gather(self, value):
         import json
@@ -160,16 +161,6 @@ class JaxBackend(Backend):
         backend = jax.extend.backend.get_backend()
         cuda = backend.platform_version if backend.platform == "gpu" else None
         return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "cuda": cuda}
-
-
-def _rows_of(x, y, share: int, parts: int, part: int):
-    """Part ``part`` of ``parts`` of every global batch of ``share * parts``
-    rows, and the batch size it trains with."""
-    import numpy as np
-
-    batches = len(x) // (share * parts)
-    rows = (np.arange(batches)[:, None] * share * parts + part * share + np.arange(share)).ravel()
-    return x[rows], y[rows], share
 
 
 def _dispatch_threads(devices: int) -> dict[str, str]:

@@ -14,7 +14,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from keras_profiler.backends.base import Backend
+from keras_profiler.backends.base import Backend, batch_part, test_part
 
 DDP = "ddp"
 DEFAULT_BUCKET_MB = 25.0  # PyTorch's own default
@@ -114,13 +114,8 @@ class TorchBackend(Backend):
     def local_batch(self, x, y, config):
         if not getattr(self, "_distributed", False):
             return super().local_batch(x, y, config)
-        import numpy as np
-
-        # Rank r takes rows [r*b, (r+1)*b) of every global batch.
-        b, n = config.batch_size, config.world_size
-        batches = len(x) // (b * n)
-        rows = (np.arange(batches)[:, None] * b * n + self.rank * b + np.arange(b)).ravel()
-        return x[rows], y[rows], b
+        # One process per device: rank r takes its device's rows.
+        return batch_part(x, y, config.batch_size, config.world_size, self.rank)
 
     def applied_settings(self, model):
         wrapper = getattr(model, "ddp_model", None)
@@ -131,15 +126,7 @@ class TorchBackend(Backend):
     def local_test(self, x, y, config):
         if not getattr(self, "_distributed", False):
             return super().local_test(x, y, config)
-        # Every n-th image from this rank's; the same count on every rank, as
-        # Keras all-reduces the metrics after each step and a rank with an
-        # extra step would wait forever. At most n - 1 images are left out.
-        usable = len(x) - len(x) % config.world_size
-        return (
-            x[self.rank : usable : config.world_size],
-            y[self.rank : usable : config.world_size],
-            (config.batch_size),
-        )
+        return test_part(x, y, config.batch_size, config.world_size, self.rank)
 
     def replica_differences(self, model):
         if not getattr(self, "_distributed", False):

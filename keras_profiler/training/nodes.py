@@ -13,7 +13,6 @@ nodes = gather_nodes(config, adapter)       # after fit, in every process
 
 from __future__ import annotations
 
-import resource
 import socket
 
 from keras_profiler.config import RunConfig
@@ -34,6 +33,10 @@ def gather_nodes(config: RunConfig, adapter, model) -> list[dict] | None:
 
 
 def _this_process(config: RunConfig, adapter, model) -> dict:
+    # Imported here: the callback imports Keras, which the worker imports
+    # itself once the backend is set up.
+    from keras_profiler.callback import peak_rss_mib
+
     device_peaks = adapter.peak_device_memory()
     return {
         "trainable_weights_sha256": _local_digest(model.trainable_weights),
@@ -41,8 +44,7 @@ def _this_process(config: RunConfig, adapter, model) -> dict:
         "rank": getattr(adapter, "rank", 0),
         "host": socket.gethostname(),
         "address": _address_towards(config.coordinator),
-        # Linux reports the peak resident set in KiB.
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib": peak_rss_mib(),
         "device_peak_mib": [round(b / MIB, 1) for b in device_peaks] if device_peaks else None,
     }
 
