@@ -128,6 +128,7 @@ def test_token_data_is_seeded_and_labelled_with_its_own_tokens():
     assert one.x_train.shape == (4, 12) and one.x_train.dtype == np.int32
     np.testing.assert_array_equal(one.x_train, again.x_train)
     np.testing.assert_array_equal(one.y_train, one.x_train)
+    assert np.shares_memory(one.y_train, one.x_train)  # labels are no second copy
     assert one.x_train.max() < datasets.get("tokens").DRAWN_FROM <= one.num_classes == 30_522
     assert datasets.default_for("tokens") == "tokens"
     assert datasets.for_data_kind(synthetic=True, kind="tokens") == "tokens"

@@ -80,6 +80,10 @@ def test_two_nodes_train_as_one_and_the_coordinator_records_it(two_nodes, tmp_pa
     assert record["status"] == "ok"
     spread = record["distribution"]
     assert spread["global_batch_size"] == 16 * 2
+    # Each node fed its own half of every global batch: 5 global batches of
+    # 32 are 5 steps of 16 a node (10, had each node taken every row).
+    assert [e["steps"] for e in record["epochs"]] == [5, 5]
+    assert all(e["images"] == 5 * 32 for e in record["epochs"])
     assert spread["rendezvous"]["coordinator"] == COORDINATOR
     assert spread["rendezvous"]["engine"].startswith(f"{backend}.distributed")
     assert [n["address"] for n in spread["nodes"]] == [netns.node_address(0), netns.node_address(1)]
