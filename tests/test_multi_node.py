@@ -167,10 +167,11 @@ def test_a_sweep_runs_its_node_counts_over_netns_links_and_resumes(tmp_path):
     assert netns.leftovers() == {k: [] for k in netns.leftovers()}  # the sweep took them down
     page = (tmp_path / "reports" / "scaling.md").read_text()
     header = next(line for line in page.splitlines() if line.startswith("| model"))
-    rows = [line for line in page.splitlines() if "over 2 nodes (netns 1gbit)" in line]
+    rows = [line for line in page.splitlines() if "| netns 1gbit, 2 nodes" in line]
     row = next(line for line in rows if "| torch " in line)
     refused = next(line for line in rows if "| tensorflow " in line)
     assert refused.strip("|").split("|")[-1].strip() == "not supported"
+    assert "2 nodes (measured " in row and "measured" not in refused  # its probe never ran
     # The run's column is its devices over both nodes, the table's connection in its row.
     assert [c.strip() for c in header.strip("|").split("|")][-1] == "2 devices"
     assert float(row.strip("|").split("|")[-1]) > 0

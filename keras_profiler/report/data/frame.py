@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
 
@@ -43,6 +44,10 @@ TABLE_COLUMNS = [
 ]  # fmt: skip
 
 
+# The bus bandwidth (Gbit/s) that the all-reduce probe measured between a
+# run's nodes before training (its latency + bandwidth fit); None on one
+# node, where the probe failed, and in records written before the probe.
+LINK_BUSBW = "link_busbw_gbit_per_s"
 # Per-image costs of the model, computed from its layers in the worker.
 MODEL_FIGURES = ["forward_macs_per_image", "activation_bytes_per_image", "parameter_bytes"]
 # The record's full document, RunRecord.to_dict() as JSON with sorted keys:
@@ -102,6 +107,7 @@ def _row(record: RunRecord) -> dict:
     # Records written before --nodes ran on one node.
     row["nodes"] = int(config.get("nodes") or 1)
     row["interconnect"] = config.get("interconnect") if row["nodes"] > 1 else None
+    row[LINK_BUSBW] = _measured_busbw(record) if row["nodes"] > 1 else None
     row["model_sequence_length"] = record.model.get("sequence_length")
     # What one sample is: records written before text models count images.
     row["sample_unit"] = record.model.get("sample_unit") or "images"
@@ -179,6 +185,17 @@ def _distribution(record: RunRecord) -> dict:
     }
 
 
+def _measured_busbw(record: RunRecord) -> float | None:
+    """The probe's fitted bus bandwidth from ``distribution.interconnect``
+    ({"name", "fit": {"busbw_gbit_per_s", ...}, "sizes"}, or {"name",
+    "error"} where the probe failed); None where nothing was measured."""
+    link = (record.distribution or {}).get("interconnect") or {}
+    fit = link.get("fit") if isinstance(link, dict) else None
+    value = fit.get("busbw_gbit_per_s") if isinstance(fit, dict) else None
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if is_number and math.isfinite(value) else None
+
+
 # Peak memory (MiB): framework counter summed over devices and its largest
 # device, NVML per process, host RSS.
 MEMORY_FIGURES = ["device_peak_mib", "device_peak_max_mib", "nvml_process_mib", "host_peak_rss_mib"]
@@ -225,6 +242,7 @@ _COLUMNS = [
     "device_peak_source",
     *[c for c in speed_columns.COLUMNS if c not in SETUP_COLUMNS],
     "machine_id",
+    LINK_BUSBW,
     DOCUMENT,
 ]
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from keras_profiler import backends
 from keras_profiler.report.data.cells import given, groups
-from keras_profiler.report.data.frame import TABLE_COLUMNS
+from keras_profiler.report.data.frame import LINK_BUSBW, TABLE_COLUMNS
 
 
 @dataclass
@@ -41,21 +41,30 @@ class Series:
         return runs[(runs["status"] == "ok") & runs["steady_images_per_second"].notna()]
 
 
-def split(runs: pd.DataFrame) -> list[Series]:
-    """One setup's runs as series, in a stable order (backend, then strategy)."""
+def split(runs: pd.DataFrame, frame: pd.DataFrame | None = None) -> list[Series]:
+    """One setup's runs as series, in a stable order (backend, then strategy).
+    ``frame`` (the records frame) gives the link measurement of runs over
+    nodes as the mean over every record behind them (see ``connection``)."""
     tables = groups(runs, TABLE_COLUMNS)
     per_backend = pd.Series([table["backend"].iloc[0] for table in tables]).value_counts()
     result = []
     for group in tables:
-        backend, heading = group["backend"].iloc[0], describe(group)
+        backend, heading = group["backend"].iloc[0], describe(group, frame=frame)
         label = heading if per_backend[backend] > 1 else backend
         result.append(Series(backend, heading, label, group.sort_values("devices")))
     return result
 
 
-def describe(runs: pd.DataFrame, with_backend: bool = True) -> str:
-    """Backend, strategy, compilation, data format and steps per call of one
-    table's runs, in words; without the backend where a column names it already."""
+def describe(
+    runs: pd.DataFrame,
+    with_backend: bool = True,
+    with_connection: bool = True,
+    frame: pd.DataFrame | None = None,
+) -> str:
+    """Backend, strategy, compilation, data format, steps per call and, for
+    runs over several nodes, their connection (``connection``) of one table's
+    runs, in words; without the backend or the connection where a column
+    names it already. One machine, the default, is left unsaid."""
     first = runs.iloc[0]
     strategy = adapter(first["backend"]).strategy_label(first["strategy"])
     if given(first["bucket_mb"]):
@@ -66,18 +75,46 @@ def describe(runs: pd.DataFrame, with_backend: bool = True) -> str:
         _compilation(first["backend"], runs),
         first["data_format"],
         _steps_per_call(first["steps_per_execution"]),
-        _over_nodes(first),
+        connection(runs, frame) if with_connection and node_count(runs) > 1 else "",
     ]
     return ", ".join(part for part in parts if part)
 
 
-def _over_nodes(first) -> str:
-    """'over 2 nodes (netns 1gbit)' for a run across nodes; '' on one."""
-    nodes = first.get("nodes")
-    if not given(nodes) or int(nodes) == 1:
-        return ""
-    link = first.get("interconnect")
-    return f"over {int(nodes)} nodes" + (f" ({link})" if given(link) else "")
+# The connection of runs within one host: the devices of one machine.
+ONE_MACHINE = "one machine"
+
+
+def connection(runs: pd.DataFrame, frame: pd.DataFrame | None = None) -> str:
+    """The link between the nodes of one table's runs: ONE_MACHINE for runs
+    within one host; else the name given with --interconnect, the node count
+    and the bus bandwidth the all-reduce probe measured before training,
+    where it did: 'netns 1gbit, 2 nodes (measured 0.89 Gbit/s bus)'. The
+    figure is the mean over the records behind the runs (every record of
+    every repeat, with ``frame``, the records frame; else each cell's
+    latest ok record); a probe that failed or never ran gives no figure."""
+    nodes = node_count(runs)
+    if nodes == 1:
+        return ONE_MACHINE
+    name = runs["interconnect"].iloc[0]
+    text = ", ".join([*([str(name)] if given(name) else []), f"{nodes} nodes"])
+    measured = _measured_busbw(runs, frame)
+    return text + (f" (measured {measured:.2f} Gbit/s bus)" if measured is not None else "")
+
+
+def node_count(runs: pd.DataFrame) -> int:
+    """The nodes one table's runs ran over (records before --nodes: one)."""
+    nodes = runs["nodes"].iloc[0]
+    return int(nodes) if given(nodes) else 1
+
+
+def _measured_busbw(runs: pd.DataFrame, frame: pd.DataFrame | None) -> float | None:
+    if frame is not None and "run_ids" in runs:
+        behind = {run_id for run_ids in runs["run_ids"] for run_id in run_ids}
+        values = frame.loc[frame["run_id"].isin(behind), LINK_BUSBW]
+    else:
+        values = runs[LINK_BUSBW]
+    values = values.dropna().astype(float)
+    return float(values.mean()) if len(values) else None
 
 
 def _steps_per_call(steps: int) -> str:

@@ -30,7 +30,7 @@ def page(frame: pd.DataFrame, cells: pd.DataFrame, epochs: pd.DataFrame) -> dict
     """Every model's page and its plots; {} when there are no records."""
     files: dict[str, str | bytes] = {}
     for model in sorted(cells["model"].unique()) if len(cells) else []:
-        text, images = model_page(model, cells[cells["model"] == model])
+        text, images = model_page(model, cells[cells["model"] == model], frame)
         files[page_name(model)] = text
         files.update(images)
     return files
@@ -52,8 +52,12 @@ def describe_page(name: str, cells: pd.DataFrame) -> str:
     )
 
 
-def model_page(model: str, cells: pd.DataFrame) -> tuple[str, dict[str, bytes]]:
-    """The model's page, and the plots it links to."""
+def model_page(
+    model: str, cells: pd.DataFrame, frame: pd.DataFrame | None = None
+) -> tuple[str, dict[str, bytes]]:
+    """The model's page, and the plots it links to. A table of runs over
+    several nodes is headed by their connection as scaling.md's connection
+    column gives it, measured over ``frame``'s records (``series.connection``)."""
     lines, images = [f"# {model}", "", *clock_rows.note(cells)], {}
     unit = cells["sample_unit"].dropna().iloc[0] if cells["sample_unit"].notna().any() else None
     for number, runs in enumerate(groups(cells, SETUP_COLUMNS), start=1):
@@ -63,7 +67,7 @@ def model_page(model: str, cells: pd.DataFrame) -> tuple[str, dict[str, bytes]]:
         if len(parameters):
             lines.append(f"* `Parameters` - {int(parameters.iloc[0]):,}")
         lines.append("")
-        setup_series = series.split(runs)
+        setup_series = series.split(runs, frame)
         lines += [comparison.HEADING, "", comparison.comparison_table(setup_series), ""]
         if scaling_plot.worth_plotting(setup_series):
             name = scaling_plot.file_name(file_stem(model), number)

@@ -3,10 +3,12 @@ backend and way of spreading the work, against a single-device baseline, in
 the layout of the reference scaling-by-method-and-network table.
 
 One table per (hardware, data kind, precision). Rows are model, per-device
-batch, backend and strategy; a Baseline column gives the backend's plain fit
-on one device (strategy ``single``, no distribution), as the reference's
-baseline is one GPU without the distributed framework; then one column per
-device count, each cell 'mean +- stdev' over the cell's ok repeats.
+batch, backend, connection (one machine, or the link between the nodes as
+named and measured) and strategy, ordered by connection as the reference
+groups by network; a Baseline column gives the backend's plain fit on one
+device (strategy ``single``, no distribution), as the reference's baseline is
+one GPU without the distributed framework; then one column per device count
+over all nodes, each cell 'mean +- stdev' over the cell's ok repeats.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ PAGE = "scaling.md"
 POSITION = 20
 # What the index says of the page.
 DESCRIPTIONS = {
-    PAGE: "steady images/sec by device count for every backend and strategy, beside a plain "
-    "single-device baseline, one table per hardware, data kind and precision, as in the "
-    "reference scaling-by-method-and-network table (mean +- stdev over repeats)"
+    PAGE: "steady images/sec by device count for every backend and strategy, on one machine "
+    "or over nodes (their link as named and measured), beside a plain single-device "
+    "baseline, one table per hardware, data kind and precision, as in the reference "
+    "scaling-by-method-and-network table (mean +- stdev over repeats)"
 }
-HEADER = ["model", "batch (per device)", "backend", "strategy", "Baseline"]
+HEADER = ["model", "batch (per device)", "backend", "connection", "strategy", "Baseline"]
+# The columns before Baseline, left-aligned.
+_LABELS = len(HEADER) - 1
 BASELINE_STRATEGY = "single"
 TABLE_KEYS = ["hardware", "data_kind", "precision"]
 # Setup settings not shown as columns: named once above a table where every
@@ -65,7 +70,13 @@ _INTRO = (
     "'single': a plain fit with no distribution strategy, as the reference's baseline is "
     "one GPU without the distributed framework, and what one device runs by default. The "
     "'1 device' column is the strategy's own 1-device run, made where a sweep names the "
-    "strategy (as `sweep --quick` does), so the two differ by what it costs on one device."
+    "strategy (as `sweep --quick` does), so the two differ by what it costs on one device. "
+    "**connection** is the link between the nodes of a run over several: the name given "
+    "with `--interconnect`, the node count and the bus bandwidth that the all-reduce probe "
+    "measured over it before training (the mean over the row's records; none where the "
+    "probe failed); 'one machine' for runs within one host. Rows go by connection, one "
+    "machine first, as the reference groups by network, and a run's device count is its "
+    "devices over all its nodes (1 device on each of 2 nodes: '2 devices')."
 )
 
 
@@ -83,7 +94,7 @@ def page(frame: pd.DataFrame, cells: pd.DataFrame, epochs: pd.DataFrame) -> dict
             f"* `Hardware` - {hardware(first, table)}",
             *_shared_settings(table),
             "",
-            *_table(table),
+            *_table(table, frame),
         ]
     return {PAGE: markdown(lines)}
 
@@ -92,19 +103,20 @@ def page(frame: pd.DataFrame, cells: pd.DataFrame, epochs: pd.DataFrame) -> dict
 class _Row:
     """One table row: a strategy's cells by device count, and its baseline."""
 
-    labels: list[str]  # model, batch, backend, strategy
+    labels: list[str]  # model, batch, backend, connection, strategy
     runs: pd.DataFrame  # the strategy's cells; none for a baseline shown alone
     baseline: str  # the baseline's images/sec as text; '' where there is none
+    order: tuple = ()  # where its connection goes: nodes, then the link's name
 
 
-def _table(cells: pd.DataFrame) -> list[str]:
+def _table(cells: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
     """The markdown table of one (hardware, data kind, precision)'s cells, and
     a line naming the rows left without a baseline."""
-    rows, missing = _rows(cells)
+    rows, missing = _rows(cells, frame)
     devices = sorted({int(d) for row in rows for d in _total_devices(row.runs)})
     header = [*HEADER, *(device_count(d) for d in devices)]
     body = [[*row.labels, row.baseline, *(_at(row.runs, d) for d in devices)] for row in rows]
-    align = ("left",) * 4 + ("center",) * (len(header) - 4)
+    align = ("left",) * _LABELS + ("center",) * (len(header) - _LABELS)
     table = pd.DataFrame(body, columns=header)
     lines = [table.to_markdown(index=False, colalign=align, disable_numparse=True), ""]
     if missing:
@@ -116,8 +128,10 @@ def _table(cells: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _rows(cells: pd.DataFrame) -> tuple[list[_Row], list[str]]:
-    """The table's rows in a stable order, and the rows with no baseline."""
+def _rows(cells: pd.DataFrame, frame: pd.DataFrame) -> tuple[list[_Row], list[str]]:
+    """The table's rows in a stable order (one machine first, then by node
+    count and link name, as the reference groups by network), and the rows
+    with no baseline."""
     varying = [c for c in _OTHER_SETTINGS if _distinct(cells, c) > 1]
     # The baseline is a plain fit on one node.
     single = (cells["strategy"] == BASELINE_STRATEGY) & (cells["nodes"].fillna(1) == 1)
@@ -127,20 +141,29 @@ def _rows(cells: pd.DataFrame) -> tuple[list[_Row], list[str]]:
     for runs in groups(cells[~single], _ROW_KEYS):
         runs = runs.sort_values("devices")
         found = _baseline(runs, baselines)
-        labels = _labels(runs, varying, series.describe(runs, with_backend=False))
+        strategy = series.describe(runs, with_backend=False, with_connection=False)
+        labels = _labels(runs, varying, series.connection(runs, frame), strategy)
         if found is None:
-            missing.append(f"{labels[2]} ({labels[0]}, batch {labels[1]}, {labels[3]})")
-            rows.append(_Row(labels, runs, ""))
+            where = "" if labels[3] == series.ONE_MACHINE else f", {labels[3]}"
+            missing.append(f"{labels[2]} ({labels[0]}, batch {labels[1]}, {labels[4]}{where})")
+            rows.append(_Row(labels, runs, "", _connection_order(runs)))
         else:
             used.add(found)
-            rows.append(_Row(labels, runs, _at(baselines[found], 1)))
+            rows.append(_Row(labels, runs, _at(baselines[found], 1), _connection_order(runs)))
     for index, found in enumerate(baselines):
         if index not in used and (found["devices"] == 1).any():
             # No distributed row to stand beside: shown alone, not dropped.
             text = series.describe(found, with_backend=False) + " (baseline only)"
-            rows.append(_Row(_labels(found, varying, text), found.iloc[:0], _at(found, 1)))
-    rows.sort(key=lambda row: [_natural(label) for label in row.labels])
+            labels = _labels(found, varying, series.ONE_MACHINE, text)
+            rows.append(_Row(labels, found.iloc[:0], _at(found, 1), _connection_order(found)))
+    rows.sort(key=lambda row: (row.order, [_natural(label) for label in row.labels]))
     return rows, missing
+
+
+def _connection_order(runs: pd.DataFrame) -> tuple:
+    """One machine first, then by node count, then by the link's name."""
+    name = runs["interconnect"].iloc[0]
+    return (series.node_count(runs), str(name) if given(name) else "")
 
 
 def _baseline(runs: pd.DataFrame, baselines: list[pd.DataFrame]) -> int | None:
@@ -176,13 +199,13 @@ def _at(runs: pd.DataFrame, devices: int) -> str:
     return figure_text(match.iloc[0]) if len(match) else ""
 
 
-def _labels(runs: pd.DataFrame, varying: list[str], strategy: str) -> list[str]:
+def _labels(runs: pd.DataFrame, varying: list[str], connection: str, strategy: str) -> list[str]:
     first = runs.iloc[0]
     model = first["model"]
     if varying:
         model += " (" + ", ".join(f"{_OTHER_SETTINGS[c]} {_value(c, first[c])}" for c in varying)
         model += ")"
-    return [model, str(int(first["batch_size"])), first["backend"], strategy]
+    return [model, str(int(first["batch_size"])), first["backend"], connection, strategy]
 
 
 def _shared_settings(cells: pd.DataFrame) -> list[str]:
