@@ -104,6 +104,13 @@ class RunConfig:
         metavar="NAME",
         parse=str,
     )
+    join_timeout: float = option(
+        120.0,
+        "how long the nodes wait for each other before training; a node missing then fails "
+        "the run, named",
+        metavar="SECONDS",
+        parse=float,
+    )
     batch_size: int = option(
         32,
         "images per device per step; the global batch is N x devices, as in the reference tables",
@@ -307,6 +314,8 @@ class RunConfig:
                 f"{flag('node_rank')} {self.node_rank} is out of range for {flag('nodes')} "
                 f"{self.nodes}: give 0 to {self.nodes - 1}"
             )
+        if not self.join_timeout > 0:
+            raise ValueError(f"{flag('join_timeout')} must be positive, got {self.join_timeout}")
         if self.nodes == 1:
             if self.coordinator is not None:
                 raise ValueError(

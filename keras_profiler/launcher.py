@@ -27,6 +27,7 @@ from pathlib import Path
 from keras_profiler import backends, environment, gpus, records
 from keras_profiler.config import RunConfig
 from keras_profiler.errors import UsageError
+from keras_profiler.nodes import post_mortem, rollcall
 from keras_profiler.records import EpochMetrics, MemoryFigures, RunRecord, RunSummary
 
 STDERR_TAIL_LINES = 40
@@ -55,7 +56,10 @@ def run(config: RunConfig, results_dir: str | Path, python: str | None = None) -
         ranks = [_Rank(scratch, rank) for rank in range(adapter.processes(config))]
         prefix = adapter.worker_command(python or sys.executable)
         commands = [rank.command(prefix, config_path) for rank in ranks]
-        link = probe_link(config)
+        try:
+            link = probe_link(config)
+        except NodesFailed as failed:  # no training without all the nodes
+            return _record_without_run(config, results_dir, "error", str(failed))
         port = _free_port()  # one rendezvous port for all ranks of the run
         environments = [child_environment(config, scratch, rank.rank, port) for rank in ranks]
         outcome = _run_workers(commands, environments, config.timeout_seconds)
@@ -70,6 +74,8 @@ def run(config: RunConfig, results_dir: str | Path, python: str | None = None) -
     record = _record(
         config, result, _merge_epochs(epochs), outcome, started_at, time.monotonic() - started
     )
+    if config.nodes > 1 and record.status != "ok":
+        post_mortem.name_failed_node(record, config, outcome.report(), link)
     if config.node_rank == 0:  # one record per run: the coordinator's
         records.write(record, results_dir)
     return record
@@ -88,6 +94,7 @@ def record_failure(config: RunConfig, results_dir: str | Path, reason: str) -> R
 
 
 def _record_without_run(config, results_dir, status: str, reason: str) -> RunRecord:
+    """The record of a run that trained nothing; written by node 0 only."""
     now, described = _utc_now(), environment.collect()
     record = RunRecord(
         run_id=new_run_id(config),
@@ -100,7 +107,8 @@ def _record_without_run(config, results_dir, status: str, reason: str) -> RunRec
         devices=_devices_it_would_use(config, described),
         error=reason,
     )
-    records.write(record, results_dir)
+    if config.node_rank == 0:
+        records.write(record, results_dir)
     return record
 
 
@@ -116,8 +124,13 @@ def _devices_it_would_use(config: RunConfig, described: dict) -> list[dict]:
     ]
 
 
-# How long the nodes' all-reduce probe may take, joining included (seconds).
+# How long the nodes' all-reduce probe may take once all joined (seconds).
 PROBE_TIMEOUT_S = 300
+
+
+class NodesFailed(RuntimeError):
+    """The nodes did not all meet before training (a node missing, or the
+    probe between them failing): the run fails, saying which."""
 
 
 def probe_link(config: RunConfig) -> dict | None:
@@ -125,24 +138,42 @@ def probe_link(config: RunConfig) -> dict | None:
     measured: the all-reduce probe (keras_profiler.nodes.probe) run on every
     node before the workers start, in a process of its own, so that its
     library never sits in a worker's memory figures. It meets on the
-    coordinator's port + 1. None on one node; on a failed probe, what failed
-    (the run goes on: the nodes' own rendezvous will say whether they meet)."""
+    coordinator's port + 1, every node within --join-timeout. None on one
+    node.
+
+    Raises:
+        UsageError: the nodes given make no cluster (a rank taken twice, a
+            coordinator that cannot be reached).
+        NodesFailed: a node never joined (named), or the probe failed.
+    """
     if config.nodes == 1:
         return None
     host, _, port = config.coordinator.rpartition(":")
     command = [
         sys.executable, "-m", "keras_profiler.nodes.probe", "--rank", str(config.node_rank),
         "--world", str(config.nodes), "--master", f"{host}:{int(port) + 1}",
-        "--timeout", str(PROBE_TIMEOUT_S),
+        "--timeout", str(PROBE_TIMEOUT_S), "--join-timeout", str(config.join_timeout),
+        "--coordinator", config.coordinator,
     ] + (["--interface", config.interface] if config.interface else [])  # fmt: skip
+    limit = config.join_timeout + PROBE_TIMEOUT_S + 60
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S + 60)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=limit)
     except subprocess.TimeoutExpired:
-        return {"name": config.interconnect, "error": f"probe timed out after {PROBE_TIMEOUT_S}s"}
+        raise NodesFailed(f"the nodes' all-reduce probe was not done after {limit:g} s") from None
+    said = _last_line(done.stderr).removeprefix("keras-profiler: error: ")
+    if done.returncode == rollcall.EXIT_USAGE:
+        raise UsageError(said)
+    if done.returncode == rollcall.EXIT_MISSING:
+        raise NodesFailed(said)
     if done.returncode != 0:
-        return {"name": config.interconnect, "error": done.stderr.strip()[-2000:]}
+        raise NodesFailed(f"the nodes' all-reduce probe failed: {said}")
     measured = json.loads(done.stdout) if config.node_rank == 0 else {}
     return {"name": config.interconnect, **measured}
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "(it said nothing)"
 
 
 class _Rank:
@@ -246,11 +277,24 @@ class _Outcome:
         timed_out: bool,
         stderr_tail: str,
         first_failed: int | None = None,
+        failed_at_unix: float | None = None,
     ):
+        self.failed_at_unix = failed_at_unix  # when a worker was first seen failed
         self.returncode = returncode
         self.first_failed = first_failed  # the worker process that failed first
         self.timed_out = timed_out
         self.stderr_tail = stderr_tail
+
+    def report(self) -> dict:
+        """What this node saw, for the other nodes' post-mortem."""
+        killed = self.returncode is not None and self.returncode < 0
+        return {
+            "returncode": self.returncode,
+            "signal": signal.Signals(-self.returncode).name if killed else None,
+            "timed_out": self.timed_out,
+            "failed_at_unix": self.failed_at_unix,
+            "describe": self.describe(),
+        }
 
     def describe(self) -> str:
         if self.timed_out:
@@ -273,7 +317,7 @@ def _run_workers(commands: list[list], environments: list[dict], timeout) -> _Ou
             processes.append(process)
             tails.append(tail)
             readers.append(reader)
-        timed_out, first_failed = _wait(processes, timeout)
+        timed_out, first_failed, failed_at_unix = _wait(processes, timeout)
     except BaseException:  # Ctrl-C or a signal: never leave a worker running
         for process in processes:
             _stop(process)
@@ -282,7 +326,9 @@ def _run_workers(commands: list[list], environments: list[dict], timeout) -> _Ou
         reader.join(timeout=10)
     # The worker that failed first says why; the others were stopped after it.
     which = first_failed if first_failed is not None else 0
-    return _Outcome(processes[which].returncode, timed_out, "".join(tails[which]), first_failed)
+    return _Outcome(
+        processes[which].returncode, timed_out, "".join(tails[which]), first_failed, failed_at_unix
+    )
 
 
 def _start(command: list, env: dict, quiet: bool):
@@ -303,27 +349,30 @@ def _start(command: list, env: dict, quiet: bool):
 
 def _wait(processes: list[subprocess.Popen], timeout: float | None):
     """Waits for every process. Returns (whether the time limit stopped them,
-    the index of the first process that failed, or None)."""
+    the index of the first process that failed, or None, and when (Unix
+    time) that failure was seen)."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    first_failed, failed_at = None, None
+    first_failed, failed_at, failed_at_unix = None, None, None
     while any(p.poll() is None for p in processes):
         now = time.monotonic()
         if deadline is not None and now > deadline:
             for process in processes:
                 _stop(process)
-            return True, first_failed
+            return True, first_failed, failed_at_unix or time.time()
         if first_failed is None:
             first_failed = next(
                 (i for i, p in enumerate(processes) if p.returncode not in (None, 0)), None
             )
-            failed_at = now if first_failed is not None else None
+            if first_failed is not None:
+                failed_at, failed_at_unix = now, time.time()
         if failed_at is not None and now - failed_at > PEER_GRACE_SECONDS:
             for process in processes:
                 _stop(process)
         time.sleep(0.05)
     if first_failed is None:
         first_failed = next((i for i, p in enumerate(processes) if p.returncode != 0), None)
-    return False, first_failed
+        failed_at_unix = time.time() if first_failed is not None else None
+    return False, first_failed, failed_at_unix
 
 
 def _forward(stream, tail: collections.deque) -> None:

@@ -51,11 +51,7 @@ class JaxBackend(Backend):
             # One process per node, every node's devices in one program;
             # between CPU processes XLA's collectives go through gloo.
             jax.config.update("jax_cpu_collectives_implementation", "gloo")
-            keras.distribution.initialize(
-                job_addresses=config.coordinator,
-                num_processes=config.nodes,
-                process_id=config.node_rank,
-            )
+            _initialize_processes(config)
             self._devices = jax.local_devices()[: config.devices]
             distribution = keras.distribution.DataParallel(devices=jax.devices())
             # Each process is fed its own rows already (local_batch).
@@ -161,6 +157,24 @@ class JaxBackend(Backend):
         backend = jax.extend.backend.get_backend()
         cuda = backend.platform_version if backend.platform == "gpu" else None
         return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "cuda": cuda}
+
+
+def _initialize_processes(config) -> None:
+    """keras.distribution.initialize, with --join-timeout as jax.distributed's
+    timeouts: to join, and without a heartbeat from a node before the others
+    stop (jax's default: 100 s; Keras's initialize passes neither)."""
+    import jax
+    from keras.src.backend.jax.distribution_lib import initialize_rng
+
+    timeout = max(1, round(config.join_timeout))
+    jax.distributed.initialize(
+        coordinator_address=config.coordinator,
+        num_processes=config.nodes,
+        process_id=config.node_rank,
+        initialization_timeout=timeout,
+        heartbeat_timeout_seconds=timeout,
+    )
+    initialize_rng()  # what keras.distribution.initialize does next: one seed on every node
 
 
 def _dispatch_threads(devices: int) -> dict[str, str]:

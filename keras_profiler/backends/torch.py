@@ -18,8 +18,6 @@ from keras_profiler.backends.base import Backend, batch_part, test_part
 
 DDP = "ddp"
 DEFAULT_BUCKET_MB = 25.0  # PyTorch's own default
-# How long the ranks wait for each other to join (seconds).
-JOIN_TIMEOUT_S = 120
 KERAS_WITH_DDP = "keras-nightly>=3.16.0.dev2026102704"
 
 
@@ -86,9 +84,9 @@ class TorchBackend(Backend):
         self.rank = int(os.environ["RANK"])
         dist.init_process_group(
             "nccl" if torch.cuda.is_available() else "gloo",
-            # A node that never joins fails the run within this, not
-            # torch's default half hour.
-            timeout=datetime.timedelta(seconds=JOIN_TIMEOUT_S),
+            # A rank that never joins, or stops answering in a collective,
+            # fails the run within this, not torch's default half hour.
+            timeout=datetime.timedelta(seconds=config.join_timeout),
         )
 
     def prepare(self, model, config):

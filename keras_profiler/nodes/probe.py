@@ -45,6 +45,7 @@ import os
 import random
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -55,6 +56,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from keras_profiler.errors import UsageError
+from keras_profiler.nodes import rollcall
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -204,8 +206,12 @@ def run(
     iters: int = DEFAULT_ITERS,
     budget_s: float = DEFAULT_BUDGET_S,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    join_timeout_s: float = DEFAULT_TIMEOUT_S,
+    coordinator: str | None = None,
 ) -> dict:
-    """Joins the group, measures, leaves; the record (the same on every rank)."""
+    """Joins the group (every rank within ``join_timeout_s``, each once:
+    keras_profiler.nodes.rollcall), measures, leaves; the record (the same
+    on every rank), naming each rank's host and address."""
     if interface:
         os.environ["GLOO_SOCKET_IFNAME"] = interface
     import torch
@@ -213,9 +219,11 @@ def run(
 
     torch.set_num_threads(1)
     began = time.perf_counter()
+    kv = rollcall.store(master, rank, join_timeout_s, coordinator)
+    nodes = rollcall.join(kv, rank, world, join_timeout_s, _this_node(master))
     dist.init_process_group(
         "gloo",
-        init_method=f"tcp://{master}",
+        store=dist.PrefixStore("probe", kv),
         rank=rank,
         world_size=world,
         timeout=timedelta(seconds=timeout_s),
@@ -241,9 +249,17 @@ def run(
         "timing": "time_s: mean of the timed iterations; median_s: their median; slowest rank's",
         "sizes": rows,
         "fit": fit(rows, world),
+        "nodes": nodes,
         "join_s": joined,
         "wall_s": time.perf_counter() - began,
     }
+
+
+def _this_node(master: str) -> dict:
+    """This rank's host name and its address on the route to ``master``."""
+    from keras_profiler.training.nodes import address_towards
+
+    return {"host": socket.gethostname(), "address": address_towards(master)}
 
 
 # --- as a worker ------------------------------------------------------------
@@ -309,6 +325,16 @@ def parser() -> argparse.ArgumentParser:
         metavar="S",
         help="gloo's timeout, and the most this process lives",
     )
+    p.add_argument(
+        "--join-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="S",
+        help="how long the ranks wait for each other to join",
+    )
+    p.add_argument(
+        "--coordinator", metavar="HOST:PORT", help="the run's --coordinator, for error messages"
+    )
     return p
 
 
@@ -358,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
     # The watchdog leaves gloo's own timeout (on joining, on a collective)
     # time to report first.
-    _watchdog(args.timeout + 30, args.rank)
+    _watchdog(args.join_timeout + args.timeout + 30, args.rank)
     try:
         record = run(
             args.rank,
@@ -370,7 +396,15 @@ def main(argv: list[str] | None = None) -> int:
             iters=args.iters,
             budget_s=args.budget,
             timeout_s=args.timeout,
+            join_timeout_s=args.join_timeout,
+            coordinator=args.coordinator,
         )
+    except UsageError as error:  # the nodes given make no cluster
+        print(f"keras-profiler: error: {error}", file=sys.stderr)
+        return rollcall.EXIT_USAGE
+    except rollcall.RanksMissing as error:
+        print(f"keras-profiler: error: {error}", file=sys.stderr)
+        return rollcall.EXIT_MISSING
     except Exception as error:  # one line, whatever gloo raised
         message = " ".join(str(error).split())[:2000]
         print(f"probe rank {args.rank}: error: {type(error).__name__}: {message}", file=sys.stderr)
@@ -415,6 +449,7 @@ def across(
                     "--sizes", ",".join(map(str, sizes)),
                     "--warmup", str(warmup), "--iters", str(iters),
                     "--budget", str(budget_s), "--timeout", str(timeout_s),
+                    "--join-timeout", str(timeout_s),
                 ]  # fmt: skip
                 with (
                     open(logs / f"{rank}.out", "w") as out,

@@ -26,7 +26,7 @@ SETTLED = ("ok", "oom", "timeout", "not_supported")
 # (the link does, and --interconnect names it); node 0 writes the record.
 _NOT_MEASURED = {
     "data_dir", "allow_download", "timeout_seconds", "peak_tflops", "coordinator", "interface",
-    "node_rank",
+    "node_rank", "join_timeout",
 }  # fmt: skip
 _DEFAULTS = {
     f.name: f.default for f in dataclasses.fields(RunConfig) if f.default is not dataclasses.MISSING

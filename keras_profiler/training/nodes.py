@@ -43,7 +43,7 @@ def _this_process(config: RunConfig, adapter, model) -> dict:
         "node_rank": config.node_rank,
         "rank": getattr(adapter, "rank", 0),
         "host": socket.gethostname(),
-        "address": _address_towards(config.coordinator),
+        "address": address_towards(config.coordinator),
         "peak_rss_mib": peak_rss_mib(),
         "device_peak_mib": [round(b / MIB, 1) for b in device_peaks] if device_peaks else None,
     }
@@ -78,7 +78,7 @@ def _node(node_rank: int, processes: list[dict]) -> dict:
     }
 
 
-def _address_towards(coordinator: str | None) -> str | None:
+def address_towards(coordinator: str | None) -> str | None:
     """This machine's address on the route to the coordinator (a UDP
     socket's local end once connected: no packet is sent)."""
     if not coordinator:
