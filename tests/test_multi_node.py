@@ -197,3 +197,62 @@ def test_a_sweep_over_nodes_names_its_launcher_and_links(tmp_path, cluster, mess
     done = cli("sweep", "--dry-run", str(matrix), home=tmp_path)
     output = done.communicate(timeout=120)[0]
     assert done.returncode == 2 and message in output, output
+
+
+@pytest.fixture(scope="module")
+def easy_data(tmp_path_factory):
+    import fakedata
+
+    folder = tmp_path_factory.mktemp("easy")
+    return fakedata.write_quadrant_cifar(folder, n_train=2000, n_test=400, seed=3)
+
+
+@needs_netns
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_two_nodes_of_two_devices_learn_the_easy_dataset(two_nodes, easy_data, tmp_path, backend):
+    """2 nodes x 2 devices at 16 a device: the global batch of 64 that the
+    2-device test (tests/test_multi_device.py) learns with, to the same bar."""
+    from test_end_to_end import EASY
+
+    coordinator = f"{netns.node_address(0)}:{29720 + (backend == 'jax')}"
+    nodes = [
+        cli(
+            "--backend",
+            backend,
+            *EASY,
+            "--data-dir",
+            str(easy_data),
+            "--batch-size",
+            "16",
+            "--gpus",
+            "2",
+            "--nodes",
+            "2",
+            "--node-rank",
+            str(rank),
+            "--coordinator",
+            coordinator,
+            "--interface",
+            two_nodes.interface,
+            "--no-report",
+            "--results-dir",
+            str(tmp_path / f"results{rank}"),
+            home=tmp_path,
+            namespace=netns.node_name(rank),
+        )  # fmt: skip
+        for rank in (1, 0)
+    ]
+    outputs = [node.communicate(timeout=600)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outputs
+    (record,) = records(tmp_path / "results0")
+    assert record["status"] == "ok", record["error"]
+    spread = record["distribution"]
+    assert spread["global_batch_size"] == 16 * 2 * 2
+    assert [len(n["devices"]) for n in spread["nodes"]] == [2, 2]
+    # 2000 images hold 31 whole global batches of 64, each node feeding half.
+    assert all(e["images"] == 31 * 64 and e["steps"] == 31 for e in record["epochs"])
+    assert record["summary"]["test_accuracy"] > 0.9
+    assert [len(n["ranks"]) for n in spread["nodes"]] == ([1, 1] if backend == "jax" else [2, 2])
+    digests = {n["trainable_weights_sha256"] for n in spread["nodes"]}
+    assert len(digests) == 1 and isinstance(next(iter(digests)), str)

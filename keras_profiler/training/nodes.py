@@ -1,6 +1,6 @@
 """What a run over several nodes records of each node: one entry per node
-(host, its address towards the coordinator, processes, peak host RSS and
-device memory), gathered from every process at the end of training so that
+(host, its address towards the coordinator, processes, devices, peak host
+RSS and device memory), gathered from every process at the end of training so that
 the coordinator's record names them all. (The link between the nodes is
 probed by the launcher, before the workers start: launcher.probe_link.)
 
@@ -44,6 +44,7 @@ def _this_process(config: RunConfig, adapter, model) -> dict:
         "rank": getattr(adapter, "rank", 0),
         "host": socket.gethostname(),
         "address": address_towards(config.coordinator),
+        "devices": adapter.describe_devices(config),
         "peak_rss_mib": peak_rss_mib(),
         "device_peak_mib": [round(b / MIB, 1) for b in device_peaks] if device_peaks else None,
     }
@@ -73,6 +74,7 @@ def _node(node_rank: int, processes: list[dict]) -> dict:
         "host": processes[0]["host"] if processes else None,
         "address": processes[0]["address"] if processes else None,
         "ranks": [p["rank"] for p in processes],
+        "devices": [d for p in processes for d in p["devices"]],
         "host_peak_rss_mib": round(sum(p["peak_rss_mib"] for p in processes), 1),
         "device_peak_mib": [m for each in peaks if each for m in each] or None,
     }
