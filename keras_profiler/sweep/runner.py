@@ -15,7 +15,7 @@ from keras_profiler.console import describe, outcome
 from keras_profiler.errors import UsageError
 from keras_profiler.records import RunRecord
 from keras_profiler.sweep.progress import Progress
-from keras_profiler.sweep.spec import INSTALLED, SweepSpec
+from keras_profiler.sweep.spec import INSTALLED, SweepSpec, launch_of
 
 
 def backend_names(spec: SweepSpec) -> tuple[list[str], set[str]]:
@@ -93,17 +93,16 @@ def run(configs, results_dir, pythons: dict[str, str], progress: Progress) -> li
 
 
 def _over_nodes(config, results_dir) -> RunRecord:
-    """A run over netns nodes (the only node launcher yet); where node 0
-    was lost before it wrote a record, an error record says so."""
-    from keras_profiler.nodes import launch, netns
+    """A run over several nodes, started by the node launcher of the sweep
+    that made it (netns, ssh, slurm: spec.LAUNCHERS); where node 0 was lost
+    before it wrote a record, an error record says which node failed how."""
+    from keras_profiler.nodes.launch import LaunchFailed
 
+    starter, settings = launch_of(config)
     try:
-        record = launch.run_netns(config, results_dir)
-    finally:
-        netns.down()
-    if record is None:
-        record = launcher.record_failure(config, results_dir, "node 0 ended without a record")
-    return record
+        return starter.run(config, results_dir, settings)
+    except LaunchFailed as failure:
+        return launcher.record_failure(config, results_dir, str(failure))
 
 
 def _say(line: str) -> None:

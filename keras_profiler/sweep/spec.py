@@ -21,6 +21,10 @@ runs ``NAME.toml``), one per reference table. A definition file (see
   ``steps_per_epoch``, ``image_size``, ``seed``, ``timeout_seconds``...).
 * ``[models.<name>]``: settings for one model only (``epochs = 5``,
   ``image_size = 224``).
+* ``[cluster]``: how the runs over ``nodes`` above 1 start: ``launcher``
+  (``netns``, ``ssh`` or ``slurm``, each a module named in ``LAUNCHERS``)
+  and its keys (netns: ``rates``; ssh: ``hosts``, a file found from the
+  matrix file's folder; see docs/multi-node.md).
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ from pathlib import Path
 
 from keras_profiler import backends, datasets, models
 from keras_profiler.config import RunConfig
-from keras_profiler.errors import UsageError
 from keras_profiler.nodes import launch as node_launch
+from keras_profiler.nodes import slurm, ssh
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -49,6 +53,14 @@ REFERENCE = HERE / "keras-mxnet.toml"
 QUICK = HERE / "quick.toml"
 
 INSTALLED = "installed"
+# The node launchers of runs over several nodes ([cluster] launcher), each
+# a module of one interface (see keras_profiler/nodes/launch.py).
+LAUNCHERS = {"netns": node_launch, "ssh": ssh, "slurm": slurm}
+# [cluster] keys that name a file, read relative to the matrix file.
+_CLUSTER_FILES = ("hosts",)
+# The launcher, and its settings, of each config over several nodes that
+# SweepSpec.configs built: what the runner starts it with (launch_of).
+_LAUNCHED: dict[RunConfig, tuple[str, dict]] = {}
 # Data kinds, as the reference hardware tables name them, and the settings
 # each stands for.
 DATA_KINDS = {
@@ -111,8 +123,8 @@ class SweepSpec:
     repeats: int = 1
     devices_up_to_present: bool = True
     nodes: list[int] = field(default_factory=lambda: [1])
-    # How runs over several nodes start ([cluster]): launcher, and for netns
-    # the link rates, each a dimension.
+    # How runs over several nodes start ([cluster]): launcher, and its
+    # settings (netns: the link rates, each a dimension; ssh: the hosts file).
     cluster: dict = field(default_factory=dict)
     strategies: dict[str, list[str]] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
@@ -128,6 +140,9 @@ class SweepSpec:
             raise SpecError(f"cannot read sweep file {path}: {error.strerror}") from None
         except tomllib.TOMLDecodeError as error:
             raise SpecError(f"{path} is not valid TOML: {error}") from None
+        cluster = document.get("cluster")
+        if isinstance(cluster, dict):
+            document["cluster"] = _relative_to(path.parent, cluster)
         try:
             return cls.from_document(document)
         except SpecError as error:
@@ -171,16 +186,35 @@ class SweepSpec:
         spec.check()
         return spec
 
-    def _spreads(self, device_counts: list[int]) -> list[tuple[int, dict]]:
+    def _spreads(self, device_counts: list[int]) -> tuple[list[tuple[int, dict]], dict]:
         """(devices per node, cluster settings) of every spread of a run:
-        each device count on one node, then on each node count above one
-        over each link of [cluster]."""
+        each device count on one node, then on each node count above one as
+        the launcher of [cluster] runs it (netns: over each of its links);
+        and that launcher's settings."""
         spreads = [(n, {}) for n in device_counts] if 1 in self.nodes else []
+        if max(self.nodes) == 1:
+            return spreads, {}
+        launcher, settings = self._launcher()
         for nodes in (n for n in self.nodes if n > 1):
-            for rate in self.cluster.get("rates", []):
-                cluster = {"nodes": nodes, **node_launch.netns_cluster(rate)}
+            for cluster in launcher.clusters(settings, nodes):
                 spreads += [(n, cluster) for n in device_counts]
-        return spreads
+        return spreads, settings
+
+    def _launcher(self):
+        """The node launcher of [cluster], and its settings for this
+        matrix's node counts; SpecError, one line, saying what to change."""
+        name = self.cluster.get("launcher")
+        if name is None:
+            raise SpecError(
+                f'nodes {self.nodes} need [cluster] launcher = "netns" (nodes as network '
+                'namespaces on this machine), "ssh" (the hosts of a file) or "slurm" (srun '
+                "inside an allocation): see docs/multi-node.md"
+            )
+        launcher = LAUNCHERS[name]
+        try:
+            return launcher, launcher.settle(self.cluster, self.nodes)
+        except ValueError as error:
+            raise SpecError(str(error)) from None
 
     def _strategies(self, backend: str, cluster: dict) -> list:
         """The strategies a backend runs: over several nodes only the one
@@ -243,28 +277,22 @@ class SweepSpec:
         _check_list("nodes", self.nodes, int)
         if any(n < 1 for n in self.nodes):
             raise SpecError(f"nodes must be whole numbers of at least 1, got {self.nodes}")
-        unknown = sorted(set(self.cluster) - {"launcher", "rates"})
+        name = self.cluster.get("launcher")
+        if name is not None and (not isinstance(name, str) or name not in LAUNCHERS):
+            raise SpecError(
+                f"[cluster] launcher {name!r} is not a node launcher: choose from "
+                f"{', '.join(LAUNCHERS)}"
+            )
+        unknown = sorted(set(self.cluster) - {"launcher", *_cluster_keys(name)})
         if unknown:
-            raise SpecError(
-                f"[cluster]: unknown key(s) {', '.join(unknown)}: it takes launcher, rates"
+            takes = (
+                f'launcher = "{name}" takes {", ".join(LAUNCHERS[name].KEYS)}'
+                if name
+                else "it takes launcher and that launcher's keys"
             )
-        if max(self.nodes) == 1:
-            return
-        launcher = self.cluster.get("launcher")
-        if launcher != "netns":
-            raise SpecError(
-                f'nodes {self.nodes} need [cluster] launcher = "netns" (nodes as network '
-                "namespaces on this machine); the ssh and slurm launchers are not there yet: "
-                "on a cluster, run python -m keras_profiler --nodes on every node"
-            )
-        rates = self.cluster.get("rates")
-        if not isinstance(rates, list) or not rates:
-            raise SpecError('[cluster] launcher = "netns" needs rates, e.g. ["1gbit", "100mbit"]')
-        for rate in rates:
-            try:
-                node_launch.netns_cluster(rate)
-            except (ValueError, UsageError) as error:
-                raise SpecError(f"[cluster] rates: {error}") from None
+            raise SpecError(f"[cluster]: unknown key(s) {', '.join(unknown)}: {takes}")
+        if max(self.nodes) > 1:
+            self._launcher()
 
     def configs(self, backend_names: list[str], device_counts: list[int]) -> list[RunConfig]:
         """Every run of the matrix for these backends and device counts, in
@@ -278,13 +306,14 @@ class SweepSpec:
         combinations = itertools.product(
             range(1, self.repeats + 1), self.models, self.data, self.precisions
         )
+        spreads, launch_settings = self._spreads(device_counts)
         result = []
         for repeat, model, kind, precision in combinations:
             own = dict(self.model_settings.get(model, {}))
             batches = own.pop("batch_sizes", self.batch_sizes)
             data = data_settings(kind, model)
             shared = _settings_for(self.settings, model)
-            runs = itertools.product(batches, self._spreads(device_counts), backend_names)
+            runs = itertools.product(batches, spreads, backend_names)
             for batch, (devices, cluster), backend in runs:
                 for strategy in self._strategies(backend, cluster):
                     if strategy == "single" and devices > 1:
@@ -302,8 +331,39 @@ class SweepSpec:
                         "strategy": strategy,
                         "repeat": repeat,
                     }
-                    result.append(_config(fields))
+                    config = _config(fields)
+                    if cluster:
+                        _LAUNCHED[config] = (self.cluster["launcher"], launch_settings)
+                    result.append(config)
         return result
+
+
+def launch_of(config: RunConfig):
+    """(the node launcher, its settings) that start ``config``, a run over
+    several nodes: the one of the sweep that built it, else netns where its
+    interconnect names a netns link (a config made with netns_cluster).
+
+    Raises:
+        ValueError: no launcher is known for it.
+    """
+    if config in _LAUNCHED:
+        name, settings = _LAUNCHED[config]
+        return LAUNCHERS[name], settings
+    return node_launch, {"rates": [node_launch.rate_of(config)]}
+
+
+def _cluster_keys(launcher: str | None) -> set[str]:
+    """The [cluster] keys ``launcher`` takes (any launcher's, where none is named)."""
+    chosen = [LAUNCHERS[launcher]] if launcher else LAUNCHERS.values()
+    return {key for module in chosen for key in module.KEYS}
+
+
+def _relative_to(folder: Path, cluster: dict) -> dict:
+    """[cluster] with the files it names found from ``folder``."""
+    return {
+        key: str(folder / value) if key in _CLUSTER_FILES and isinstance(value, str) else value
+        for key, value in cluster.items()
+    }
 
 
 def _config(fields: dict) -> RunConfig:
