@@ -184,7 +184,7 @@ def test_a_sweep_runs_its_node_counts_over_netns_links_and_resumes(tmp_path):
     "cluster, message",
     [
         ("", 'nodes [1, 2] need [cluster] launcher = "netns"'),
-        ('[cluster]\nlauncher = "ssh"\n', "the ssh and slurm launchers are not there yet"),
+        ('[cluster]\nlauncher = "ssh"\n', '[cluster] launcher = "ssh" needs hosts'),
         ('[cluster]\nlauncher = "netns"\n', '[cluster] launcher = "netns" needs rates'),
         ('[cluster]\nlauncher = "netns"\nrates = ["fast"]\n', "[cluster] rates: "),
     ],
