@@ -129,8 +129,21 @@ def over_nodes(path: Path) -> list[RunConfig]:
     return [c for c in SweepSpec.load(path).configs(["torch"], [1]) if c.nodes > 1]
 
 
-def sweep(configs: list[RunConfig], results) -> list[records.RunRecord]:
-    return runner.run(configs, results, {"torch": sys.executable}, Progress(len(configs)))
+def loaded(matrix_or_spec) -> SweepSpec:
+    return (
+        matrix_or_spec if isinstance(matrix_or_spec, SweepSpec) else SweepSpec.load(matrix_or_spec)
+    )
+
+
+def launch_of(config: RunConfig, matrix_or_spec):
+    """The launcher the sweep of that matrix starts ``config`` with."""
+    return spec.launch_of(config, loaded(matrix_or_spec))
+
+
+def sweep(configs: list[RunConfig], results, matrix_or_spec) -> list[records.RunRecord]:
+    return runner.run(
+        configs, results, {"torch": sys.executable}, Progress(len(configs)), loaded(matrix_or_spec)
+    )
 
 
 def test_a_matrix_runs_over_the_first_hosts_of_its_hosts_file(tmp_path, fakes, monkeypatch):
@@ -143,7 +156,7 @@ def test_a_matrix_runs_over_the_first_hosts_of_its_hosts_file(tmp_path, fakes, m
         (2, "node-b:29600", None, "ssh hosts.txt"),
         (3, "node-b:29600", None, "ssh hosts.txt"),
     ]
-    assert spec.launch_of(configs[0]) == (
+    assert launch_of(configs[0], path) == (
         ssh,
         {
             "port": 29600,
@@ -158,7 +171,8 @@ def test_a_matrix_runs_over_the_first_hosts_of_its_hosts_file(tmp_path, fakes, m
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     given = 'launcher = "ssh"\nhosts = "hosts.txt"\nport = 29711\ninterconnect = "10gbe"\n'
-    (config,) = over_nodes(matrix(tmp_path, given + 'interface = "eth1"'))
+    path = matrix(tmp_path, given + 'interface = "eth1"')
+    (config,) = over_nodes(path)
     assert (config.coordinator, config.interface, config.interconnect) == (
         "node-b:29711",
         "eth1",
@@ -173,9 +187,10 @@ def test_each_node_is_started_over_ssh_and_node_0_records_the_run(
     workdir = tmp_path / "work dir"
     workdir.mkdir()
     cluster = f'launcher = "ssh"\nhosts = "hosts.txt"\npython = "{fakes.python}"\n'
-    (config,) = over_nodes(matrix(tmp_path, cluster + f'workdir = "{workdir}"'))
+    path = matrix(tmp_path, cluster + f'workdir = "{workdir}"')
+    (config,) = over_nodes(path)
     monkeypatch.chdir(tmp_path)
-    (record,) = sweep([config], "results")  # relative: each node is given it whole
+    (record,) = sweep([config], "results", path)  # relative: each node is given it whole
 
     config_json = json.dumps(config.to_dict(), separators=(",", ":"))
     calls = {argv[3]: argv for argv in fakes.calls("ssh")}
@@ -203,10 +218,11 @@ def test_nodes_that_ssh_cannot_reach_make_an_error_record_naming_them(
     tmp_path, fakes, monkeypatch, said
 ):
     (tmp_path / "hosts.txt").write_text("node-b\nnode-a\n")
-    (config,) = over_nodes(matrix(tmp_path, 'launcher = "ssh"\nhosts = "hosts.txt"'))
+    path = matrix(tmp_path, 'launcher = "ssh"\nhosts = "hosts.txt"')
+    (config,) = over_nodes(path)
     monkeypatch.setenv("FAKE_SSH", "refuse")
     monkeypatch.setenv("FAKE_SSH_SAYS", said)  # ssh's own word on stderr, if any
-    (record,) = sweep([config], tmp_path / "results")
+    (record,) = sweep([config], tmp_path / "results", path)
     because = f": {said}" if said else ""
     assert (record.status, record.error) == (
         "error",
@@ -223,7 +239,7 @@ def test_nodes_past_the_time_limit_are_stopped_and_recorded_so(tmp_path, fakes, 
     (config,) = over_nodes(path)
     monkeypatch.setenv("FAKE_SSH", "hang")
     monkeypatch.setattr(launch, "SLACK_S", 1)
-    (record,) = sweep([config], tmp_path / "results")
+    (record,) = sweep([config], tmp_path / "results", path)
     assert (record.status, record.error) == (
         "error",
         "launcher ssh: node 0 wrote no record: the nodes ran past 2 s and were stopped",
@@ -233,8 +249,9 @@ def test_nodes_past_the_time_limit_are_stopped_and_recorded_so(tmp_path, fakes, 
 def test_a_record_node_0_wrote_elsewhere_is_an_error_saying_where(tmp_path, fakes, monkeypatch):
     (tmp_path / "hosts.txt").write_text("node-b\nnode-a\n")
     cluster = f'launcher = "ssh"\nhosts = "hosts.txt"\npython = "{fakes.python}"\n'
-    (config,) = over_nodes(matrix(tmp_path, cluster))
-    _, settings = spec.launch_of(config)
+    path = matrix(tmp_path, cluster)
+    (config,) = over_nodes(path)
+    _, settings = launch_of(config, path)
     elsewhere = tmp_path / "node-b's disk"
     # Node 0 writes where it is told; this machine looks in a results dir of its own.
     argv = ssh.commands(config, elsewhere, settings)
@@ -256,14 +273,15 @@ def test_inside_an_allocation_each_run_is_one_srun_step(tmp_path, fakes, monkeyp
     workdir = tmp_path / "work dir"
     workdir.mkdir()
     cluster = f'launcher = "slurm"\npython = "{fakes.python}"\nworkdir = "{workdir}"\n'
-    configs = over_nodes(matrix(tmp_path, cluster + "port = 29650", nodes="[1, 2, 3]"))
+    path = matrix(tmp_path, cluster + "port = 29650", nodes="[1, 2, 3]")
+    configs = over_nodes(path)
     assert [(c.nodes, c.coordinator, c.interconnect) for c in configs] == [
         (2, "gpu01:29650", "slurm"),
         (3, "gpu01:29650", "slurm"),
     ]
     assert fakes.calls("scontrol")[0] == ["scontrol", "show", "hostnames", "gpu[01-03]"]
-    assert spec.launch_of(configs[0])[0] is slurm
-    finished = sweep(configs, tmp_path / "results")
+    assert launch_of(configs[0], path)[0] is slurm
+    finished = sweep(configs, tmp_path / "results", path)
 
     for config, argv in zip(configs, fakes.calls("srun")):
         n, hosts = str(config.nodes), ",".join(["gpu01", "gpu02", "gpu03"][: config.nodes])
@@ -288,8 +306,9 @@ def test_a_failed_srun_step_is_an_error_record_saying_how(tmp_path, fakes, monke
     monkeypatch.setenv("SLURM_NODELIST", "gpu[01-02]")  # Slurm before 20.11
     monkeypatch.setenv("FAKE_HOSTS", "gpu01 gpu02")
     monkeypatch.setenv("FAKE_SRUN", "fail")
-    (config,) = over_nodes(matrix(tmp_path, 'launcher = "slurm"'))
-    (record,) = sweep([config], tmp_path / "results")
+    path = matrix(tmp_path, 'launcher = "slurm"')
+    (config,) = over_nodes(path)
+    (record,) = sweep([config], tmp_path / "results", path)
     assert (record.status, record.error) == (
         "error",
         "launcher slurm: node 0 wrote no record: srun on gpu01,gpu02 exited 1: "
@@ -306,7 +325,7 @@ def test_netns_runs_go_as_before(monkeypatch, tmp_path):
     )
     configs = [c for c in spec_.configs(["torch"], [1]) if c.nodes > 1]
     assert [c.interconnect for c in configs] == ["netns 1gbit", "netns 100mbit"]
-    assert spec.launch_of(configs[0]) == (launch, {"rates": ["1gbit", "100mbit"]})
+    assert launch_of(configs[0], spec_) == (launch, {"rates": ["1gbit", "100mbit"]})
     # A config made by hand with netns_cluster still runs over netns.
     cluster = launch.netns_cluster("300mbit")
     by_hand = RunConfig(backend="torch", model="tiny", nodes=2, **cluster)
@@ -315,7 +334,7 @@ def test_netns_runs_go_as_before(monkeypatch, tmp_path):
     downs = []
     monkeypatch.setattr(launch, "run_netns", lambda config, results_dir: None)
     monkeypatch.setattr(launch.netns, "down", lambda: downs.append(True))
-    (record,) = sweep([configs[0]], tmp_path / "results")
+    (record,) = sweep([configs[0]], tmp_path / "results", spec_)
     assert (record.status, record.error) == ("error", "node 0 ended without a record")
     assert downs == [True]
 

@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
     todo, skipped = plan.pending(configs, args.results_dir, args.force)
     _announce(len(configs), todo, skipped)
     try:
-        finished = runner.run(todo, args.results_dir, pythons, Progress(len(todo)))
+        finished = runner.run(todo, args.results_dir, pythons, Progress(len(todo)), spec)
     except KeyboardInterrupt:
         print(
             "keras-profiler sweep: stopped; what was recorded is kept: run the same command "

@@ -74,8 +74,15 @@ def device_counts(spec: SweepSpec) -> list[int]:
     return kept
 
 
-def run(configs, results_dir, pythons: dict[str, str], progress: Progress) -> list[RunRecord]:
-    """Runs each config in turn and returns their records."""
+def run(
+    configs,
+    results_dir,
+    pythons: dict[str, str],
+    progress: Progress,
+    spec: SweepSpec | None = None,
+) -> list[RunRecord]:
+    """Runs each config in turn and returns their records; runs over
+    several nodes start with ``spec``'s node launcher (spec.launch_of)."""
     finished = []
     for config in configs:
         progress.starting(describe(config))
@@ -83,7 +90,7 @@ def run(configs, results_dir, pythons: dict[str, str], progress: Progress) -> li
         if reason:
             record = launcher.record_not_supported(config, results_dir, reason)
         elif config.nodes > 1:
-            record = _over_nodes(config, results_dir)
+            record = _over_nodes(config, results_dir, spec)
         else:
             record = launcher.run(config, results_dir, python=pythons[config.backend])
         progress.finished()
@@ -92,13 +99,13 @@ def run(configs, results_dir, pythons: dict[str, str], progress: Progress) -> li
     return finished
 
 
-def _over_nodes(config, results_dir) -> RunRecord:
+def _over_nodes(config, results_dir, spec: SweepSpec | None) -> RunRecord:
     """A run over several nodes, started by the node launcher of the sweep
     that made it (netns, ssh, slurm: spec.LAUNCHERS); where node 0 was lost
     before it wrote a record, an error record says which node failed how."""
     from keras_profiler.nodes.launch import LaunchFailed
 
-    starter, settings = launch_of(config)
+    starter, settings = launch_of(config, spec)
     try:
         return starter.run(config, results_dir, settings)
     except LaunchFailed as failure:

@@ -58,9 +58,6 @@ INSTALLED = "installed"
 LAUNCHERS = {"netns": node_launch, "ssh": ssh, "slurm": slurm}
 # [cluster] keys that name a file, read relative to the matrix file.
 _CLUSTER_FILES = ("hosts",)
-# The launcher, and its settings, of each config over several nodes that
-# SweepSpec.configs built: what the runner starts it with (launch_of).
-_LAUNCHED: dict[RunConfig, tuple[str, dict]] = {}
 # Data kinds, as the reference hardware tables name them, and the settings
 # each stands for.
 DATA_KINDS = {
@@ -186,21 +183,20 @@ class SweepSpec:
         spec.check()
         return spec
 
-    def _spreads(self, device_counts: list[int]) -> tuple[list[tuple[int, dict]], dict]:
+    def _spreads(self, device_counts: list[int]) -> list[tuple[int, dict]]:
         """(devices per node, cluster settings) of every spread of a run:
         each device count on one node, then on each node count above one as
-        the launcher of [cluster] runs it (netns: over each of its links);
-        and that launcher's settings."""
+        the launcher of [cluster] runs it (netns: over each of its links)."""
         spreads = [(n, {}) for n in device_counts] if 1 in self.nodes else []
         if max(self.nodes) == 1:
-            return spreads, {}
-        launcher, settings = self._launcher()
+            return spreads
+        launcher, settings = self.launcher()
         for nodes in (n for n in self.nodes if n > 1):
             for cluster in launcher.clusters(settings, nodes):
                 spreads += [(n, cluster) for n in device_counts]
-        return spreads, settings
+        return spreads
 
-    def _launcher(self):
+    def launcher(self):
         """The node launcher of [cluster], and its settings for this
         matrix's node counts; SpecError, one line, saying what to change."""
         name = self.cluster.get("launcher")
@@ -292,7 +288,7 @@ class SweepSpec:
             )
             raise SpecError(f"[cluster]: unknown key(s) {', '.join(unknown)}: {takes}")
         if max(self.nodes) > 1:
-            self._launcher()
+            self.launcher()
 
     def configs(self, backend_names: list[str], device_counts: list[int]) -> list[RunConfig]:
         """Every run of the matrix for these backends and device counts, in
@@ -306,7 +302,7 @@ class SweepSpec:
         combinations = itertools.product(
             range(1, self.repeats + 1), self.models, self.data, self.precisions
         )
-        spreads, launch_settings = self._spreads(device_counts)
+        spreads = self._spreads(device_counts)
         result = []
         for repeat, model, kind, precision in combinations:
             own = dict(self.model_settings.get(model, {}))
@@ -332,23 +328,21 @@ class SweepSpec:
                         "repeat": repeat,
                     }
                     config = _config(fields)
-                    if cluster:
-                        _LAUNCHED[config] = (self.cluster["launcher"], launch_settings)
                     result.append(config)
         return result
 
 
-def launch_of(config: RunConfig):
+def launch_of(config: RunConfig, spec: SweepSpec | None = None):
     """(the node launcher, its settings) that start ``config``, a run over
-    several nodes: the one of the sweep that built it, else netns where its
-    interconnect names a netns link (a config made with netns_cluster).
+    several nodes: ``spec``'s [cluster] launcher, the sweep that built it;
+    else netns where its interconnect names a netns link (a config made
+    with netns_cluster).
 
     Raises:
         ValueError: no launcher is known for it.
     """
-    if config in _LAUNCHED:
-        name, settings = _LAUNCHED[config]
-        return LAUNCHERS[name], settings
+    if spec is not None and spec.cluster.get("launcher"):
+        return spec.launcher()
     return node_launch, {"rates": [node_launch.rate_of(config)]}
 
 
