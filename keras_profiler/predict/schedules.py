@@ -1,0 +1,140 @@
+"""When each gradient exchange runs against the backward pass, and the step
+time that follows: BSP, WFBP, MG-WFBP and DDP's buckets.
+
+A ``Profile`` is one device's step as measured: the forward and backward
+time, and per gradient (in the order backward produces them) its bytes and
+when it is ready, in seconds from the start of backward. ``exchange`` is
+the cost of one exchange of m bytes (keras_profiler.predict.collectives).
+Exchanges run one at a time, in order, each once its gradients are ready;
+compute is assumed not to slow down while they run (docs/prediction.md).
+
+- BSP: all of backward, then one exchange of every gradient.
+- WFBP (Zhang et al., "Poseidon", USENIX ATC 2017): each gradient's
+  exchange starts once it is ready and the link is free.
+- MG-WFBP (Shi, Chu and Li, INFOCOM 2019): consecutive gradients merged
+  into one exchange where that ends the last exchange sooner; here the best
+  merge is found exactly, by dynamic programming over the merge points.
+- DDP buckets (PyTorch DistributedDataParallel): gradients gathered in
+  backward order into buckets of at least ``bucket_bytes`` (the first
+  ``first_bucket_bytes``, 1 MiB in PyTorch), each bucket exchanged when its
+  last gradient is ready.
+
+Example:
+
+```python
+profile = Profile(forward_s=0.02, backward_s=0.04, gradients=[Gradient(4e6, 0.01), ...])
+step_time("wfbp", profile, lambda m: ring_allreduce(m, 8, link))
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# PyTorch's first DDP bucket (torch.distributed._DEFAULT_FIRST_BUCKET_BYTES).
+FIRST_BUCKET_BYTES = 2**20
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """One gradient (a layer's, or a bucket's): bytes, and when it is ready
+    (seconds from the start of backward)."""
+
+    nbytes: float
+    ready_s: float
+
+
+@dataclass(frozen=True)
+class Profile:
+    forward_s: float
+    backward_s: float
+    gradients: list[Gradient]  # in the order backward produces them
+
+    @property
+    def compute_s(self) -> float:
+        return self.forward_s + self.backward_s
+
+    @property
+    def total_bytes(self) -> float:
+        return sum(g.nbytes for g in self.gradients)
+
+
+Exchange = Callable[[float], float]
+
+
+def bsp(profile: Profile, exchange: Exchange) -> float:
+    return profile.compute_s + exchange(profile.total_bytes)
+
+
+def wfbp(profile: Profile, exchange: Exchange) -> float:
+    return _overlapped(profile, [[g] for g in profile.gradients], exchange)
+
+
+def mg_wfbp(profile: Profile, exchange: Exchange) -> float:
+    return _overlapped(profile, merged_groups(profile.gradients, exchange), exchange)
+
+
+def ddp_buckets(
+    profile: Profile,
+    exchange: Exchange,
+    bucket_bytes: float,
+    first_bucket_bytes: float = FIRST_BUCKET_BYTES,
+) -> float:
+    groups = buckets(profile.gradients, bucket_bytes, first_bucket_bytes)
+    return _overlapped(profile, groups, exchange)
+
+
+def _overlapped(profile: Profile, groups: list[list[Gradient]], exchange: Exchange) -> float:
+    """Forward, then backward with each group's exchange starting once its
+    last gradient is ready and the previous exchange is done."""
+    link_free = 0.0
+    for group in groups:
+        start = max(group[-1].ready_s, link_free)
+        link_free = start + exchange(sum(g.nbytes for g in group))
+    return profile.forward_s + max(profile.backward_s, link_free)
+
+
+def merged_groups(gradients: list[Gradient], exchange: Exchange) -> list[list[Gradient]]:
+    """The split into runs of consecutive gradients whose exchanges end
+    soonest: ends[j], the earliest end of exchanging the first j gradients,
+    is min over i < j of max(ends[i], ready of gradient j) + exchange of
+    gradients i..j-1; an earlier end never makes the next exchange end later,
+    so the best split of the first j extends a best split of the first i."""
+    ends, cut = [0.0], [0]
+    for j in range(1, len(gradients) + 1):
+        ready = gradients[j - 1].ready_s
+        options = [
+            (max(ends[i], ready) + exchange(sum(g.nbytes for g in gradients[i:j])), i)
+            for i in range(j)
+        ]
+        end, i = min(options)
+        ends.append(end)
+        cut.append(i)
+    groups, j = [], len(gradients)
+    while j > 0:
+        groups.append(gradients[cut[j] : j])
+        j = cut[j]
+    return groups[::-1]
+
+
+def buckets(
+    gradients: list[Gradient], bucket_bytes: float, first_bucket_bytes: float
+) -> list[list[Gradient]]:
+    """DDP's buckets: gradients in backward order, a bucket closed once it
+    holds at least its limit (the first's ``first_bucket_bytes``)."""
+    groups, current, limit = [], [], first_bucket_bytes
+    for gradient in gradients:
+        current.append(gradient)
+        if sum(g.nbytes for g in current) >= limit:
+            groups.append(current)
+            current, limit = [], bucket_bytes
+    return groups + ([current] if current else [])
+
+
+SCHEDULES = {"bsp": bsp, "wfbp": wfbp, "mg-wfbp": mg_wfbp, "ddp-buckets": ddp_buckets}
+
+
+def step_time(method: str, profile: Profile, exchange: Exchange, **options) -> float:
+    """Seconds per step under ``method`` (a key of SCHEDULES)."""
+    return SCHEDULES[method](profile, exchange, **options)
