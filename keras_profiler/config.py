@@ -184,6 +184,13 @@ class RunConfig:
         None, option_help.jit_compile, metavar="{on,off}", parse=on_off
     )
     data_format: str | None = option(None, option_help.data_format, choices=DATA_FORMATS)
+    profile_layers: bool = option(
+        False,
+        "after training, time when each layer's gradient is ready in a step (torch: autograd "
+        "hooks; other backends: the step apportioned by each layer's multiply-adds), for "
+        "`predict`; one device on one node",
+        switch=True,
+    )
     distortions: bool = option(
         False,
         "random crop and horizontal flip of each training image on the input path (real data "
@@ -239,6 +246,7 @@ class RunConfig:
                 _check_at_least(field, getattr(self, field), 1)
         _check_at_least("seed", self.seed, 0)
         self._check_nodes()
+        self._check_profile_layers()
         if self.image_size is not None:
             _check_at_least("image_size", self.image_size, 32)
         if self.sequence_length is not None:
@@ -305,6 +313,16 @@ class RunConfig:
         if self.data_format is None:
             object.__setattr__(self, "data_format", adapter.default_data_format)
         _check_choice("data_format", self.data_format, DATA_FORMATS)
+
+    def _check_profile_layers(self) -> None:
+        if not self.profile_layers:
+            return
+        for name, value in (("devices", self.devices), ("nodes", self.nodes)):
+            if value > 1:
+                raise ValueError(
+                    f"{flag('profile_layers')} profiles one device on one node: drop "
+                    f"{flag(name)} {value}"
+                )
 
     def _check_nodes(self) -> None:
         """--nodes, --node-rank and --coordinator make one consistent cluster."""

@@ -439,6 +439,7 @@ def _record(config, result, epochs, outcome: _Outcome, started_at: str, wall: fl
             stopped_when_stable=bool(result.get("stopped_when_stable")),
         ),
         timeline=result.get("timeline") or {},
+        layer_profile=result.get("layer_profile") or {},
         error=error,
     )
 

@@ -84,6 +84,26 @@ def describe(model, weights=None) -> dict:
     }
 
 
+def layer_costs(model) -> list[dict]:
+    """Per layer with trainable weights, in forward order: its name, its
+    multiply-adds for one image and its gradients' bytes (the trainable
+    weights at their own dtype: float32 under mixed precision, whose
+    variables stay float32), with the weights' paths."""
+    costs = []
+    for layer in _leaf_layers(model):
+        weights = list(getattr(layer, "trainable_weights", []))
+        if weights:
+            costs.append(
+                {
+                    "layer": layer.name,
+                    "macs_per_image": _macs(layer),
+                    "gradient_bytes": sum(_bytes(w) for w in weights),
+                    "weights": [getattr(w, "path", None) or w.name for w in weights],
+                }
+            )
+    return costs
+
+
 def _leaf_layers(model):
     """Every layer of ``model`` that is not itself a model, nested models
     recursed into, input layers left out."""

@@ -256,6 +256,9 @@ class RunRecord:
     # The worker's own clock around its phases: setup_seconds (process start
     # to fit) and fit_seconds (fit, test evaluations included).
     timeline: dict = field(default_factory=dict)
+    # --profile-layers: when each layer's gradient is ready in a step
+    # (keras_profiler.training.layer_profile); empty without it.
+    layer_profile: dict = field(default_factory=dict)
     error: str | None = None
     schema_version: int = SCHEMA_VERSION
 

@@ -25,7 +25,7 @@ import traceback
 from keras_profiler import models
 from keras_profiler.config import RunConfig
 from keras_profiler.errors import UsageError
-from keras_profiler.training import description, nodes
+from keras_profiler.training import description, layer_profile, nodes
 from keras_profiler.training.data import load_data
 from keras_profiler.training.fit import fit
 from keras_profiler.training.model_builder import build_model, describe_model
@@ -72,6 +72,8 @@ def run(config: RunConfig, epochs_path: str) -> dict:
             keras, config, adapter, model, data, epochs_path, result["distribution"]
         )
         result["timeline"] = description.timeline(*fit_span)
+        if config.profile_layers:
+            result["layer_profile"] = layer_profile.measure(config, adapter, model, data)
         if config.nodes > 1:
             result["distribution"]["nodes"] = nodes.gather_nodes(config, adapter, model)
             result["distribution"]["rendezvous"] = {

@@ -229,6 +229,13 @@ class Backend:
     def synchronize(self, model) -> None:
         """Returns once the device has finished all work queued for ``model``."""
 
+    def gradient_timer(self, model):
+        """A context timing, in each ``train_on_batch`` inside it, when the
+        forward pass ends, backward starts and each weight's gradient is
+        ready (keras_profiler.training.layer_profile); None where the
+        backend has no hooks for it (its step is apportioned instead)."""
+        return None
+
     def all_agree(self, decision: bool) -> bool:
         """Whether every process of the run decided ``decision``: True only if
         all did. One process per run here; see torch's for several."""

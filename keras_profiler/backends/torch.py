@@ -164,6 +164,11 @@ class TorchBackend(Backend):
         if torch.cuda.is_available():
             torch.cuda.synchronize()
 
+    def gradient_timer(self, model):
+        from keras_profiler.backends.torch_hooks import GradientTimer
+
+        return GradientTimer(model)
+
     def peak_device_memory(self):
         import torch
 

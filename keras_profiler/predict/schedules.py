@@ -50,10 +50,20 @@ class Profile:
     forward_s: float
     backward_s: float
     gradients: list[Gradient]  # in the order backward produces them
+    update_s: float = 0.0  # the optimizer's, once every exchange is done
 
     @property
     def compute_s(self) -> float:
-        return self.forward_s + self.backward_s
+        return self.forward_s + self.backward_s + self.update_s
+
+    def slowed(self, factor: float) -> Profile:
+        """The same step with every compute time ``factor`` times longer."""
+        return Profile(
+            forward_s=self.forward_s * factor,
+            backward_s=self.backward_s * factor,
+            update_s=self.update_s * factor,
+            gradients=[Gradient(g.nbytes, g.ready_s * factor) for g in self.gradients],
+        )
 
     @property
     def total_bytes(self) -> float:
@@ -92,7 +102,7 @@ def _overlapped(profile: Profile, groups: list[list[Gradient]], exchange: Exchan
     for group in groups:
         start = max(group[-1].ready_s, link_free)
         link_free = start + exchange(sum(g.nbytes for g in group))
-    return profile.forward_s + max(profile.backward_s, link_free)
+    return profile.forward_s + max(profile.backward_s, link_free) + profile.update_s
 
 
 def merged_groups(gradients: list[Gradient], exchange: Exchange) -> list[list[Gradient]]:
