@@ -74,9 +74,9 @@ def main(argv: list[str]) -> int:
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown:
         raise UsageError(f"--methods {','.join(unknown)}: give any of {', '.join(METHODS)}")
-    source = Source.load(args.source)
     chosen = [networks.parse(n) for n in args.network]
     intra = networks.parse(args.intra, networks.INTRA)
+    source = Source.load(args.source)
     rows = predict(source, args, chosen, intra)
     args.reports_dir.mkdir(parents=True, exist_ok=True)
     picture = args.reports_dir / "prediction-1.png"
