@@ -1,7 +1,7 @@
 """How does the link between nodes change training speed?
 
-Runs ResNet-18 (CIFAR-10 size, synthetic data) data parallel over 2 netns
-nodes (``keras_profiler.nodes.netns``), one device each, at several link
+Runs ResNet-18 (CIFAR-10 size, synthetic data) data parallel over 2 (or
+``--nodes``) netns nodes (``keras_profiler.nodes.netns``), one device each, at several link
 rates, under jax and torch, torch at two DDP bucket sizes, beside the same
 model on one node; one sweep (``[cluster] launcher = "netns"``), so the
 runs are the tool's own. Writes each run's steady images/sec and the
@@ -9,7 +9,7 @@ link's measured bus bandwidth, with the machine named, to
 bench/results/netns-scaling.{md,json}. Needs root.
 
     python bench/netns_scaling.py [--rates unshaped,1gbit,300mbit,100mbit]
-        [--steps 6] [--batch-size 32]
+        [--nodes 1,2] [--steps 6] [--batch-size 32] [--output PATH]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ MATRIX = """
 backends = ["jax", "torch"]
 devices = [1]
 devices_up_to_present = false
-nodes = [1, 2]
+nodes = {nodes}
 models = ["resnet18"]
 batch_sizes = [{batch}]
 data = ["synthetic"]
@@ -54,6 +54,7 @@ test_samples = 64
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="unshaped,1gbit,300mbit,100mbit")
+    parser.add_argument("--nodes", default="1,2", help="node counts, 1 for the baseline")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--output", type=Path, default=RESULTS / "netns-scaling")
@@ -62,11 +63,14 @@ def main() -> None:
     if not ok:
         raise SystemExit(f"netns_scaling: {why}")
     rates = [r.strip() for r in args.rates.split(",")]
+    nodes = [int(n) for n in args.nodes.split(",")]
     runs = []
     with tempfile.TemporaryDirectory(prefix="kp-bench-") as scratch:
         for bucket in (None, 1):  # torch's default 25 MB buckets, then 1 MB
             matrix = Path(scratch) / f"matrix-{bucket}.toml"
-            text = MATRIX.format(batch=args.batch_size, rates=json.dumps(rates), steps=args.steps)
+            text = MATRIX.format(
+                batch=args.batch_size, rates=json.dumps(rates), steps=args.steps, nodes=nodes
+            )
             if bucket:  # the second pass: torch only, its buckets smaller
                 text = text.replace('["jax", "torch"]', '["torch"]') + f"bucket_mb = {bucket}\n"
             matrix.write_text(text)
@@ -92,6 +96,7 @@ def _row(record: dict) -> dict:
         "status": record["status"],
         "images_per_second": (record.get("summary") or {}).get("steady_images_per_second"),
         "busbw_gbit_per_s": (link.get("fit") or {}).get("busbw_gbit_per_s"),
+        "alpha_s": (link.get("fit") or {}).get("alpha_s"),
         "global_batch": spread.get("global_batch_size"),
         "run_id": record["run_id"],
     }
@@ -99,7 +104,7 @@ def _row(record: dict) -> dict:
 
 def _markdown(runs: list[dict]) -> str:
     lines = [
-        *_tool_runs.header("ResNet-18 images/sec against the link between two netns nodes"),
+        *_tool_runs.header("ResNet-18 images/sec against the link between netns nodes"),
         "",
         "One device per node; synthetic 32x32 images; steady state of the second epoch. "
         "'busbw' is the all-reduce probe's fitted bus bandwidth on that link, measured "

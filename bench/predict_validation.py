@@ -1,0 +1,183 @@
+"""Is the scaling predictor right? Its predictions from one profiled
+1-node run against the multi-node runs measured over shaped netns links.
+
+1. Profiles ResNet-18 on one device (``--profile-layers``) under jax and
+   torch, as bench/netns_scaling.py trains it (synthetic 32x32, batch 32).
+2. Measures what sharing the machine does to compute: N copies of the
+   same 1-node run at once, for each node count N of the measured runs
+   (the netns nodes all run on this machine's cores); the slowdown is the
+   profiled speed over the copies' mean.
+3. Predicts every multi-node run of bench/results/netns-scaling*.json from
+   the profile alone, over a link of the bus bandwidth its probe measured
+   (latency 0 where the row has none): torch as DDP's buckets of its
+   bucket size, jax as BSP (XLA all-reduces the gradients once the step's
+   backward is done); once as the cost model has it, once with the
+   measured slowdown applied to compute.
+4. Writes predicted against measured, with the median and worst absolute
+   error of each, to bench/results/predict-validation.{md,json}.
+
+    python bench/predict_validation.py [--steps 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import _tool_runs  # (bench/ is on the path when this file is run)
+
+from keras_profiler.predict.collectives import Link
+from keras_profiler.predict.measured import Source
+from keras_profiler.predict.networks import Network
+from keras_profiler.predict.scenarios import Scenario
+
+RESULTS = Path(__file__).parent / "results"
+MEASURED = sorted(RESULTS.glob("netns-scaling*.json"))
+BACKENDS = ("jax", "torch")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--output", type=Path, default=RESULTS / "predict-validation")
+    args = parser.parse_args()
+    rows = [r for path in MEASURED for r in json.loads(path.read_text()) if r["nodes"] > 1]
+    node_counts = sorted({r["nodes"] for r in rows})
+    with tempfile.TemporaryDirectory(prefix="kp-validate-") as scratch:
+        flags = _flags(args.steps)
+        sources = {b: _profile(b, flags, Path(scratch) / f"profile-{b}") for b in BACKENDS}
+        slowdowns = {
+            (b, n): _slowdown(b, flags, n, sources[b], Path(scratch) / f"shared-{b}-{n}")
+            for b in BACKENDS
+            for n in node_counts
+        }
+    results = [_predicted(row, sources, slowdowns) for row in rows if row["status"] == "ok"]
+    output = {
+        "profiles": {b: _described(s) for b, s in sources.items()},
+        "slowdowns": {f"{b} {n} nodes": v for (b, n), v in slowdowns.items()},
+        "rows": results,
+    }
+    args.output.with_suffix(".json").write_text(json.dumps(output, indent=1) + "\n")
+    _tool_runs.write(args.output.with_suffix(".md"), _markdown(output))
+
+
+def _flags(steps: int) -> list[str]:
+    return [
+        "--model", "resnet18", "--dataset", "synthetic", "--batch-size", "32",
+        "--epochs", "2", "--steps-per-epoch", str(steps), "--test-samples", "64", "--no-report",
+    ]  # fmt: skip
+
+
+def _profile(backend: str, flags: list[str], results: Path) -> Source:
+    _tool(backend, [*flags, "--profile-layers"], results)
+    return Source.load(results)
+
+
+def _tool(backend: str, flags: list[str], results: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "keras_profiler", "--backend", backend, *flags,
+               "--results-dir", str(results)]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, timeout=3600)
+
+
+def _slowdown(backend, flags, copies: int, source: Source, results: Path) -> float:
+    """The profiled speed over the mean of ``copies`` runs at once."""
+    command = [sys.executable, "-m", "keras_profiler", "--backend", backend, *flags]
+    running = [
+        subprocess.Popen([*command, "--results-dir", str(results / str(i))],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for i in range(copies)
+    ]  # fmt: skip
+    for process in running:
+        process.wait(timeout=3600)
+    speeds = [
+        json.loads(p.read_text())["summary"]["steady_images_per_second"]
+        for p in sorted(results.glob("*/*/record.json"))
+    ]
+    return source.images_per_second / statistics.fmean(speeds)
+
+
+def _predicted(row: dict, sources: dict, slowdowns: dict) -> dict:
+    backend, nodes = row["backend"], row["nodes"]
+    busbw = row["busbw_gbit_per_s"] * 1e9 / 8
+    link = Network(row["link"], Link(row.get("alpha_s") or 0.0, busbw), "measured busbw")
+    method = "ddp-buckets" if backend == "torch" else "bsp"
+    source = sources[backend]
+
+    def speed(slowdown: float) -> float:
+        scenario = Scenario(
+            per_node=1, nodes=nodes, network=link, method=method,
+            bucket_mb=row["bucket_mb"] or 25.0, slowdown=slowdown,
+        )  # fmt: skip
+        return scenario.images_per_second(source.profile, source.batch_size)
+
+    measured, slowdown = row["images_per_second"], slowdowns[(backend, nodes)]
+    plain, shared = speed(1.0), speed(slowdown)
+    return {
+        **{k: row[k] for k in ("backend", "bucket_mb", "link", "nodes", "busbw_gbit_per_s")},
+        "method": method,
+        "measured": measured,
+        "predicted": plain,
+        "error": (plain - measured) / measured,
+        "slowdown": slowdown,
+        "predicted_shared": shared,
+        "error_shared": (shared - measured) / measured,
+    }
+
+
+def _described(source: Source) -> dict:
+    return {
+        "run_id": source.record["run_id"],
+        "images_per_second": source.images_per_second,
+        "method": source.method,
+        "layer_profile": {k: v for k, v in source.record["layer_profile"].items() if k != "layers"},
+    }
+
+
+def _markdown(output: dict) -> str:
+    rows = output["rows"]
+    lines = [
+        *_tool_runs.header("Predicted against measured: ResNet-18 over netns nodes"),
+        "",
+        "Each multi-node run of "
+        + ", ".join(f"`{p.relative_to(RESULTS.parent.parent)}`" for p in MEASURED)  # fmt: skip
+        + " predicted from one profiled 1-node run (below) and its link's measured bus "
+        "bandwidth. 'as modelled': the cost model alone; 'shared cores': with each node's "
+        "compute slowed by the measured slowdown of that many 1-node runs at once on this "
+        "machine. Error = (predicted - measured) / measured.",
+        "",
+        "Profiles: "
+        + "; ".join(
+            f"{b} {p['images_per_second']:.1f} images/sec, layers by {p['method']}"
+            for b, p in output["profiles"].items()
+        )
+        + ".",  # fmt: skip
+        "Slowdowns of N runs at once: "
+        + ", ".join(f"{k} {v:.2f}x" for k, v in output["slowdowns"].items())
+        + ".",  # fmt: skip
+        "",
+        "| backend | bucket (MB) | link | nodes | busbw (Gbit/s) | measured | as modelled | "
+        "error | shared cores | error |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in sorted(rows, key=lambda r: (r["backend"], r["bucket_mb"] or 0, r["nodes"], r["link"])):
+        lines.append(
+            f"| {r['backend']} | {r['bucket_mb'] or ''} | {r['link']} | {r['nodes']} | "
+            f"{r['busbw_gbit_per_s']:.3f} | {r['measured']:.1f} | {r['predicted']:.1f} | "
+            f"{r['error']:+.1%} | {r['predicted_shared']:.1f} | {r['error_shared']:+.1%} |"
+        )
+    for key, name in (("error", "as modelled"), ("error_shared", "shared cores")):
+        errors = [abs(r[key]) for r in rows]
+        lines.append(
+            f"\n{name}: median absolute error {statistics.median(errors):.1%}, worst "
+            f"{max(errors):.1%} over {len(errors)} runs."
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
