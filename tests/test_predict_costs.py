@@ -3,6 +3,8 @@ with known gradient sizes and ready times over a known link (docs/prediction.md)
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from keras_profiler.predict import collectives as c
@@ -107,3 +109,67 @@ def test_more_bandwidth_never_predicts_a_longer_step():
         )  # fmt: skip
     for slower, faster in zip(steps, steps[1:]):
         assert all(f <= w for f, w in zip(faster, slower))
+
+
+# --- networks and scenarios ---------------------------------------------------
+
+from keras_profiler.errors import UsageError  # noqa: E402
+from keras_profiler.predict import networks  # noqa: E402
+from keras_profiler.predict.scenarios import Scenario  # noqa: E402
+
+
+def test_a_fitted_network_is_its_authors_fit_at_the_counts_fitted_only():
+    ten = networks.PRESETS["10gbe"]
+    # MG-WFBP's p_alpha_beta_10Gbps[8] = (0.0005230272768511732, 8.570746975492128e-10).
+    assert ten.allreduce(1e8, 8) == pytest.approx(
+        0.0005230272768511732 + 8.570746975492128e-10 * 1e8
+    )
+    with pytest.raises(networks.OutsideFit, match=r"outside the fit \(2, 4, 8, 16 GPUs\)"):
+        ten.allreduce(1e8, 32)
+
+
+def test_custom_and_measured_links_become_one_ring_link(tmp_path):
+    given = networks.parse("custom:25gbit,20us")
+    assert given.link.alpha_s == pytest.approx(20e-6)
+    assert given.link.beta_bytes_per_s == pytest.approx(25e9 / 8)
+    record = tmp_path / "record.json"
+    # A probe among 4 ranks: 300 us + bytes / 1e8 bytes/s for the whole all-reduce.
+    fit = {"alpha_s": 300e-6, "beta_bytes_per_s": 1e8}
+    record.write_text(
+        json.dumps({"distribution": {"interconnect": {"name": "lab", "world_size": 4, "fit": fit}}})
+    )
+    mine = networks.parse(f"measured:{record}")
+    # 2(p-1) = 6 latencies; each link carries 2(p-1)/p = 1.5 of the bytes.
+    assert mine.link.alpha_s == pytest.approx(50e-6)
+    assert mine.link.beta_bytes_per_s == pytest.approx(1.5e8)
+    assert mine.recorded_as == "lab"
+    assert mine.allreduce(1e6, 4) == pytest.approx(300e-6 + 1e6 / 1e8)
+    with pytest.raises(UsageError, match="holds no measured link"):
+        networks.parse(f"measured:{tmp_path / 'nothing.json'}")
+
+
+def test_a_scenario_exchanges_within_a_node_then_between_nodes():
+    profile = two_layers()
+    intra = networks.Network("in", c.Link(0.0, 1e10), "test")
+    between = networks.Network("out", LINK, "test")
+
+    def cell(per_node, nodes, method="bsp"):
+        return Scenario(per_node=per_node, nodes=nodes, network=between, method=method,
+                        intra=intra)  # fmt: skip
+
+    total = profile.total_bytes
+    assert cell(4, 1).allreduce(total) == pytest.approx(c.ring_allreduce(total, 4, intra.link))
+    assert cell(1, 4).allreduce(total) == pytest.approx(c.ring_allreduce(total, 4, LINK))
+    assert cell(4, 2).allreduce(total) == pytest.approx(
+        c.hierarchical_allreduce(total, 4, 2, intra.link, LINK)
+    )
+    # One device: no exchange, the profiled step itself.
+    assert cell(1, 1).step_s(profile) == pytest.approx(profile.compute_s)
+    assert cell(1, 1).images_per_second(profile, 32) == pytest.approx(32 / 0.075)
+    # A parameter server a node, each gradient pushed and pulled once ready.
+    ps = cell(1, 2, "ps")
+    expected = s.wfbp(profile, lambda m: c.parameter_server(m, 2, 2, LINK))
+    assert ps.step_s(profile) == pytest.approx(expected)
+    # Nodes sharing cores: every compute time twice as long.
+    slowed = Scenario(per_node=1, nodes=1, network=between, method="bsp", slowdown=2.0)
+    assert slowed.step_s(profile) == pytest.approx(2 * profile.compute_s)
