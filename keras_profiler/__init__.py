@@ -6,7 +6,7 @@ callback is imported lazily (it needs Keras).
 """
 
 __version__ = "0.1.0"
-__all__ = ["ProfilerCallback", "RunConfig", "__version__"]
+__all__ = ["ProfilerCallback", "RunConfig", "profile_predict", "__version__"]
 
 
 def __getattr__(name):
@@ -14,6 +14,10 @@ def __getattr__(name):
         from keras_profiler.callback import ProfilerCallback
 
         return ProfilerCallback
+    if name == "profile_predict":
+        from keras_profiler.inference.helper import profile_predict
+
+        return profile_predict
     if name == "RunConfig":
         from keras_profiler.config import RunConfig
 

@@ -1,0 +1,1 @@
+"""Inference profiling: forward-only latency and throughput per batch size."""

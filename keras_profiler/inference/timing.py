@@ -1,0 +1,61 @@
+"""Timing a compiled forward function batch by batch, the device waited for
+at every batch (for latency that is the measurement).
+
+Warm-up: at least ``WARMUP_MIN`` batches, then until the mean latency of
+the last ``WINDOW`` batches is within ``SETTLED`` of the mean of the
+``WINDOW`` before them (compilation and caches done; a mean, so that a
+window still holding a slow batch is not taken for a settled one), at most
+``WARMUP_MAX``. Then ``iterations`` batches, or as many as ``duration_s``
+holds (at least ``WINDOW``).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+from keras_profiler.inference.latency import LatencyFigures
+
+WARMUP_MIN = 10
+WARMUP_MAX = 200
+WINDOW = 5
+SETTLED = 0.05
+
+
+def time_batches(
+    run_batch: Callable[[], None],
+    batch_size: int,
+    iterations: int | None = None,
+    duration_s: float | None = None,
+) -> LatencyFigures:
+    """``run_batch()`` must return once the device is done with the batch."""
+    began, warm = time.perf_counter(), []
+    while len(warm) < WARMUP_MAX and not _settled(warm):
+        warm.append(_timed(run_batch))
+    warmup_s = time.perf_counter() - began
+    latencies = []
+    deadline = None if duration_s is None else time.perf_counter() + duration_s
+    while True:
+        latencies.append(_timed(run_batch))
+        if iterations is not None and len(latencies) >= iterations:
+            break
+        if deadline is not None and len(latencies) >= WINDOW and time.perf_counter() > deadline:
+            break
+        if iterations is None and deadline is None and len(latencies) >= 100:
+            break
+    return LatencyFigures.from_latencies(batch_size, latencies, warmup_s, len(warm))
+
+
+def _timed(run_batch) -> float:
+    start = time.perf_counter()
+    run_batch()
+    return time.perf_counter() - start
+
+
+def _settled(latencies: list[float]) -> bool:
+    if len(latencies) < max(WARMUP_MIN, 2 * WINDOW):
+        return False
+    last = statistics.fmean(latencies[-WINDOW:])
+    before = statistics.fmean(latencies[-2 * WINDOW : -WINDOW])
+    return abs(last - before) <= SETTLED * before

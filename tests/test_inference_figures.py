@@ -1,0 +1,61 @@
+"""Inference figures: percentiles on a hand-made latency list, the warm-up
+rule, and profile_predict on a user's model computing what predict does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from keras_profiler.inference import timing
+from keras_profiler.inference.latency import LatencyFigures
+
+
+def test_percentiles_throughput_and_spread_by_hand():
+    # 1..10 ms: numpy's linear percentiles of 1..10 are 1 + (n - 1) q.
+    latencies = [i / 1000 for i in range(1, 11)]
+    figures = LatencyFigures.from_latencies(4, latencies, warmup_s=1.5, warmup_batches=10)
+    assert figures.p50_s == pytest.approx(0.0055)
+    assert figures.p90_s == pytest.approx(0.0091)
+    assert figures.p95_s == pytest.approx(0.00955)
+    assert figures.p99_s == pytest.approx(0.00991)
+    assert figures.mean_s == pytest.approx(0.0055)
+    assert figures.std_s == pytest.approx(0.0030276503540974917)  # sample stdev of 1..10 ms
+    # 10 batches of 4 in 55 ms.
+    assert figures.samples_per_second == pytest.approx(40 / 0.055)
+    assert (figures.warmup_s, figures.warmup_batches, figures.batches) == (1.5, 10, 10)
+
+
+def test_warm_up_lasts_until_the_latency_settles(monkeypatch):
+    # Slow first batches (compiling), then steady: warm-up stops once two
+    # windows of 5 agree within 5%, and never before 10 batches.
+    costs = iter([1.0] * 8 + [0.01] * 1000)
+    clock = [0.0]
+
+    def run_batch():
+        clock[0] += next(costs)
+
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+    figures = timing.time_batches(run_batch, 1, iterations=20)
+    assert figures.warmup_batches == 18  # 8 slow, then 2 windows of steady ones
+    assert figures.batches == 20 and figures.p50_s == pytest.approx(0.01)
+
+
+@pytest.mark.slow
+def test_profile_predict_computes_the_model(tmp_path):
+    import keras
+
+    import keras_profiler
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.BatchNormalization(), keras.layers.Dropout(0.5),
+                              keras.layers.Dense(3)])  # fmt: skip
+    x = np.random.default_rng(0).normal(size=(40, 8)).astype("float32")
+    profile = keras_profiler.profile_predict(model, x, batch_sizes=(1, 4), iterations=12)
+    assert [r.batch_size for r in profile.rows] == [1, 4]
+    assert all(r.batches == 12 and r.p50_s > 0 for r in profile.rows)
+    assert profile.single_stream_p90_s == profile.rows[0].p90_s
+    assert profile.offline_samples_per_second == max(r.samples_per_second for r in profile.rows)
+    assert profile.to_markdown().splitlines()[2].startswith("| 1 | ")
+    # What it timed is the model in inference mode: predict's own outputs.
+    np.testing.assert_allclose(model.predict_on_batch(x[:4]), model.predict(x[:4], verbose=0))
