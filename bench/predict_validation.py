@@ -103,8 +103,11 @@ def _slowdown(backend, flags, copies: int, source: Source, results: Path) -> flo
 
 def _predicted(row: dict, sources: dict, slowdowns: dict) -> dict:
     backend, nodes = row["backend"], row["nodes"]
+    # The probe's fit is the whole all-reduce among the nodes: a ring link
+    # carries busbw, and 1 / 2(p-1) of its latency (networks.measured).
     busbw = row["busbw_gbit_per_s"] * 1e9 / 8
-    link = Network(row["link"], Link(row.get("alpha_s") or 0.0, busbw), "measured busbw")
+    alpha = (row.get("alpha_s") or 0.0) / (2 * (nodes - 1))
+    link = Network(row["link"], Link(alpha, busbw), "measured busbw")
     method = "ddp-buckets" if backend == "torch" else "bsp"
     source = sources[backend]
 
@@ -116,13 +119,15 @@ def _predicted(row: dict, sources: dict, slowdowns: dict) -> dict:
         return scenario.images_per_second(source.profile, source.batch_size)
 
     measured, slowdown = row["images_per_second"], slowdowns[(backend, nodes)]
-    plain, shared = speed(1.0), speed(slowdown)
+    plain, fair, shared = speed(1.0), speed(float(nodes)), speed(slowdown)
     return {
         **{k: row[k] for k in ("backend", "bucket_mb", "link", "nodes", "busbw_gbit_per_s")},
         "method": method,
         "measured": measured,
         "predicted": plain,
         "error": (plain - measured) / measured,
+        "predicted_fair": fair,
+        "error_fair": (fair - measured) / measured,
         "slowdown": slowdown,
         "predicted_shared": shared,
         "error_shared": (shared - measured) / measured,
@@ -146,9 +151,10 @@ def _markdown(output: dict) -> str:
         "Each multi-node run of "
         + ", ".join(f"`{p.relative_to(RESULTS.parent.parent)}`" for p in MEASURED)  # fmt: skip
         + " predicted from one profiled 1-node run (below) and its link's measured bus "
-        "bandwidth. 'as modelled': the cost model alone; 'shared cores': with each node's "
-        "compute slowed by the measured slowdown of that many 1-node runs at once on this "
-        "machine. Error = (predicted - measured) / measured.",
+        "bandwidth and latency (latency 0 where the row has none). 'as modelled': the cost "
+        "model alone; 'fair share': each of N nodes' compute N times slower (they share the "
+        "cores); 'shared cores': each node's compute slowed by the measured slowdown of N "
+        "1-node runs at once on this machine. Error = (predicted - measured) / measured.",
         "",
         "Profiles: "
         + "; ".join(
@@ -161,16 +167,19 @@ def _markdown(output: dict) -> str:
         + ".",  # fmt: skip
         "",
         "| backend | bucket (MB) | link | nodes | busbw (Gbit/s) | measured | as modelled | "
-        "error | shared cores | error |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "error | fair share | error | shared cores | error |",
+        "|" + " --- |" * 12,
     ]
     for r in sorted(rows, key=lambda r: (r["backend"], r["bucket_mb"] or 0, r["nodes"], r["link"])):
         lines.append(
             f"| {r['backend']} | {r['bucket_mb'] or ''} | {r['link']} | {r['nodes']} | "
             f"{r['busbw_gbit_per_s']:.3f} | {r['measured']:.1f} | {r['predicted']:.1f} | "
-            f"{r['error']:+.1%} | {r['predicted_shared']:.1f} | {r['error_shared']:+.1%} |"
+            f"{r['error']:+.1%} | {r['predicted_fair']:.1f} | {r['error_fair']:+.1%} | "
+            f"{r['predicted_shared']:.1f} | {r['error_shared']:+.1%} |"
         )
-    for key, name in (("error", "as modelled"), ("error_shared", "shared cores")):
+    names = [("error", "as modelled"), ("error_fair", "fair share")]
+    names.append(("error_shared", "shared cores"))
+    for key, name in names:
         errors = [abs(r[key]) for r in rows]
         lines.append(
             f"\n{name}: median absolute error {statistics.median(errors):.1%}, worst "
