@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
             return sweep_cli.main(argv[1:])
         if argv[:1] == ["setup-mxnet"]:
             return _setup_mxnet(_setup_mxnet_parser().parse_args(argv[1:]))
+        if argv[:1] == ["infer"]:
+            from keras_profiler.inference import command as infer_command
+
+            return infer_command.main(argv[1:])
         if argv[:1] == ["predict"]:
             from keras_profiler.predict import command as predict_command
 

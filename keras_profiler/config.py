@@ -19,6 +19,7 @@ from keras_profiler.options import flag_of, on_off, option
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 OPTIMIZERS = ("sgd", "adam")
+MODES = ("train", "infer")
 LR_SCALINGS = ("fixed", "linear")
 DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -198,6 +199,12 @@ class RunConfig:
         switch=True,
     )
     repeat: int = 1
+    # "train", or "infer" (python -m keras_profiler infer): forward only,
+    # batch latencies; the infer command sets these from its own options.
+    mode: str = "train"
+    infer_iterations: int | None = None
+    infer_seconds: float | None = None
+    input_on_device: bool = False
     steps_per_execution: int = option(
         1,
         "train N steps per call of Keras's compiled train function (Keras 3 backends): less "
@@ -247,6 +254,7 @@ class RunConfig:
         _check_at_least("seed", self.seed, 0)
         self._check_nodes()
         self._check_profile_layers()
+        self._check_mode()
         if self.image_size is not None:
             _check_at_least("image_size", self.image_size, 32)
         if self.sequence_length is not None:
@@ -313,6 +321,20 @@ class RunConfig:
         if self.data_format is None:
             object.__setattr__(self, "data_format", adapter.default_data_format)
         _check_choice("data_format", self.data_format, DATA_FORMATS)
+
+    def _check_mode(self) -> None:
+        _check_choice("mode", self.mode, MODES)
+        if self.mode != "infer":
+            return
+        for name, value in (("devices", self.devices), ("nodes", self.nodes)):
+            if value > 1:
+                raise ValueError(
+                    f"infer measures one device on one node for now: drop {flag(name)} {value}"
+                )
+        if self.infer_iterations is not None and self.infer_iterations < 1:
+            raise ValueError(f"--iterations must be at least 1, got {self.infer_iterations}")
+        if self.infer_seconds is not None and not self.infer_seconds > 0:
+            raise ValueError(f"--duration must be positive, got {self.infer_seconds}")
 
     def _check_profile_layers(self) -> None:
         if not self.profile_layers:
@@ -391,7 +413,8 @@ class RunConfig:
         """A file-name-safe name for the run's parameters."""
         model = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.model.rpartition("/")[2])
         return (
-            f"{model}-{self.backend}-{self.strategy}-{self.devices}dev-b{self.batch_size}"
+            ("infer-" if self.mode == "infer" else "")
+            + f"{model}-{self.backend}-{self.strategy}-{self.devices}dev-b{self.batch_size}"
             f"-{self.precision}"
             f"-{self.dataset}{'-distorted' if self.distortions else ''}"
             + (f"-{self.image_size}px" if self.image_size else "")

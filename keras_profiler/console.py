@@ -35,6 +35,13 @@ def outcome(record) -> str:
         return f"not supported: {record.error} ({where})"
     if record.status != "ok":
         return f"{record.status.upper()}: {record.config['backend']} failed ({where})"
+    if record.inference:
+        figures = record.inference
+        return (
+            f"ok: {record.config['backend']} inference, batch {figures['batch_size']}: p50 "
+            f"{figures['p50_s'] * 1e3:.3f} ms, p90 {figures['p90_s'] * 1e3:.3f} ms, "
+            f"{figures['samples_per_second']:.1f} samples/sec ({where})"
+        )
     summary = record.summary
     rate = summary.steady_images_per_second or summary.first_epoch_images_per_second
     which = "steady state" if summary.steady_images_per_second else "first epoch only"

@@ -440,6 +440,7 @@ def _record(config, result, epochs, outcome: _Outcome, started_at: str, wall: fl
         ),
         timeline=result.get("timeline") or {},
         layer_profile=result.get("layer_profile") or {},
+        inference=result.get("inference") or {},
         error=error,
     )
 

@@ -259,6 +259,9 @@ class RunRecord:
     # --profile-layers: when each layer's gradient is ready in a step
     # (keras_profiler.training.layer_profile); empty without it.
     layer_profile: dict = field(default_factory=dict)
+    # An inference run's figures (keras_profiler.inference): latency
+    # percentiles, samples/sec, warm-up; empty for training.
+    inference: dict = field(default_factory=dict)
     error: str | None = None
     schema_version: int = SCHEMA_VERSION
 

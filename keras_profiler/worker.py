@@ -25,6 +25,7 @@ import traceback
 from keras_profiler import models
 from keras_profiler.config import RunConfig
 from keras_profiler.errors import UsageError
+from keras_profiler.inference import run as inference_run
 from keras_profiler.training import description, layer_profile, nodes
 from keras_profiler.training.data import load_data
 from keras_profiler.training.fit import fit
@@ -68,6 +69,11 @@ def run(config: RunConfig, epochs_path: str) -> dict:
             config, adapter, model, result["devices"]
         )
         adapter.prepare(model, config)
+        if config.mode == "infer":
+            result["inference"] = inference_run.measure(keras, config, adapter, model, data)
+            result.update(status="ok", error=None)
+            adapter.teardown()
+            return result
         result["stopped_when_stable"], fit_span = fit(
             keras, config, adapter, model, data, epochs_path, result["distribution"]
         )

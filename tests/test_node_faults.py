@@ -202,11 +202,30 @@ def test_a_node_that_dies_mid_run_is_named_and_the_others_stop(
     for folder in scratch.values():
         folder.mkdir()
     nodes = {
-        rank: cli("--backend", backend, *RUN, "--epochs", "200", "--steps-per-epoch", "20",
-            "--nodes", "2", "--node-rank", str(rank), "--coordinator", coordinator,
-            "--interface", two_nodes.interface, "--join-timeout", "30",
-            "--results-dir", str(tmp_path / f"results{rank}"), home=tmp_path,
-            namespace=netns.node_name(rank), TMPDIR=str(scratch[rank]))  # fmt: skip
+        rank: cli(
+            "--backend",
+            backend,
+            *RUN,
+            "--epochs",
+            "200",
+            "--steps-per-epoch",
+            "20",
+            "--nodes",
+            "2",
+            "--node-rank",
+            str(rank),
+            "--coordinator",
+            coordinator,
+            "--interface",
+            two_nodes.interface,
+            "--join-timeout",
+            "20",
+            "--results-dir",
+            str(tmp_path / f"results{rank}"),
+            home=tmp_path,
+            namespace=netns.node_name(rank),
+            TMPDIR=str(scratch[rank]),
+        )  # fmt: skip
         for rank in (1, 0)
     }
     try:
@@ -226,12 +245,11 @@ def test_a_node_that_dies_mid_run_is_named_and_the_others_stop(
     assert nodes[0].returncode == 1, outputs[0]
     # jax: a node silent for --join-timeout stops the others (heartbeats);
     # torch: the dead peer's closed sockets fail the collective at once.
-    assert stopped_after < 30 + rollcall.REPORT_WINDOW_S + 30, stopped_after
+    assert stopped_after < 20 + rollcall.REPORT_WINDOW_S + 30, stopped_after
     # Nothing left on either node.
     assert [cmdline(p) for r in (0, 1) for p in pids_in(netns.node_name(r))] == []
     (record,) = records(tmp_path / "results0")
     assert record["status"] == "error"
     assert record["error"].startswith(f"node 1 ({netns.node_address(1)}) {said}"), record["error"]
     assert record["distribution"]["failed_nodes"] == [1]
-    print(f"stopped {stopped_after:.1f} s after the kill: {record['error'][:400]}")
     assert len(record["epochs"]) >= 1 and record["epochs"][0]["steps"] == 20

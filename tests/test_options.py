@@ -32,9 +32,10 @@ def test_the_page_lists_every_flag_of_both_commands():
     assert "| `--timeout SECONDS` |  | stop a run after this long" in page
 
 
-def test_every_field_but_the_sweeps_repeat_is_an_option():
+def test_every_field_but_the_sweeps_repeat_and_the_infer_commands_is_an_option():
     fields = {field.name for field, _ in options.declared(RunConfig)}
-    assert {f.name for f in dataclasses.fields(RunConfig)} - fields == {"repeat"}
+    infer = {"mode", "infer_iterations", "infer_seconds", "input_on_device"}  # its own flags
+    assert {f.name for f in dataclasses.fields(RunConfig)} - fields == {"repeat", *infer}
 
 
 def test_the_run_parsers_defaults_are_run_configs():

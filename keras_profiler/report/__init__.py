@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from keras_profiler import records
-from keras_profiler.report import pages, readme
+from keras_profiler.report import inference, pages, readme
 from keras_profiler.report.data.cells import per_cell
 from keras_profiler.report.data.frame import epochs_frame, records_frame
 from keras_profiler.report.parts import figures, units
@@ -38,7 +38,9 @@ def generate(results_dir: str | Path, reports_dir: str | Path) -> tuple[list[Pat
         The files written, and one line per results file that was skipped.
     """
     loaded, problems = records.load_all(results_dir)
-    files = render(records_frame(loaded), problems, epochs_frame(loaded))
+    training = [r for r in loaded if not inference.is_inference(r)]
+    served = [r for r in loaded if inference.is_inference(r)]
+    files = render(records_frame(training), problems, epochs_frame(training), served)
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -55,9 +57,13 @@ def generate(results_dir: str | Path, reports_dir: str | Path) -> tuple[list[Pat
 
 
 def render(
-    frame: pd.DataFrame, problems: list[str], epochs: pd.DataFrame | None = None
+    frame: pd.DataFrame,
+    problems: list[str],
+    epochs: pd.DataFrame | None = None,
+    inference_records: list | None = None,
 ) -> dict[str, str | bytes]:
-    """File name -> content of every report file: markdown text, PNG bytes."""
+    """File name -> content of every report file: markdown text, PNG bytes;
+    the training pages from ``frame``, inference.md from its own records."""
     files: dict[str, str | bytes] = {}
     contents: list[tuple[str, str]] = []  # (file, what it shows) for the index
     epochs = epochs_frame([]) if epochs is None else epochs
@@ -70,6 +76,10 @@ def render(
             files[name] = content
             if not name.endswith(".png"):
                 contents.append((name, pages.description(module, name, cells)))
+    for name, content in inference.page(inference_records or []).items():
+        files[name] = content
+        if name == inference.PAGE:
+            contents.append((name, inference.DESCRIPTION))
     # Pages first, then the data files, each in the order made.
     contents.sort(key=lambda item: not item[0].endswith(".md"))
     files[readme.PAGE] = readme.index(frame, cells, problems, contents)

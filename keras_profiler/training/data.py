@@ -41,7 +41,7 @@ def load_data(config: RunConfig, processes: int = 1) -> datasets.ImageDataset:
         )
     except datasets.DatasetUnavailable as error:
         raise UsageError(str(error)) from None
-    if len(data.x_train) < config.global_batch_size:
+    if config.mode == "train" and len(data.x_train) < config.global_batch_size:
         raise UsageError(
             f"{len(data.x_train)} training {_samples(config)} are fewer than one global batch of "
             f"{config.global_batch_size}: lower --batch-size or raise --train-samples"
@@ -54,6 +54,8 @@ def train_samples(config: RunConfig) -> int | None:
     which costs nothing to leave out, no more than the --steps-per-epoch
     global batches every epoch trains on (the first ones of the full set)."""
     dataset = datasets.get(config.dataset)
+    if config.mode == "infer" and dataset.GENERATED:
+        return 1  # inference reads test rows only
     if not dataset.GENERATED or not config.steps_per_epoch:
         return config.train_samples
     used = config.steps_per_epoch * config.global_batch_size

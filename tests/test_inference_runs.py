@@ -1,0 +1,89 @@
+"""python -m keras_profiler infer end to end on the CPU, every Keras 3
+backend: one record of mode "infer" per batch size, latencies in order,
+and bad input as one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+INFER = ["--model", "tiny", "--dataset", "synthetic", "--iterations", "12", "--test-samples", "8",
+         "--no-report"]  # fmt: skip
+# Two batch sizes under jax (two records, two fresh workers); one elsewhere.
+BATCH_SIZES = {"jax": [1, 4], "tensorflow": [4], "torch": [4]}
+
+
+def cli(*arguments: str, home: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HOME=str(home))
+    env.pop("KERAS_BACKEND", None)
+    return subprocess.run(
+        [sys.executable, "-m", "keras_profiler", *arguments],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "tensorflow", "torch"])
+def test_each_batch_size_is_one_inference_record(tmp_path, backend):
+    sizes = BATCH_SIZES[backend]
+    done = cli("infer", "--backend", backend, *INFER, "--batch-sizes", ",".join(map(str, sizes)),
+               "--results-dir", str(tmp_path / "r"), home=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = [json.loads(p.read_text()) for p in sorted((tmp_path / "r").glob("*/record.json"))]
+    assert sorted(r["config"]["batch_size"] for r in found) == sizes
+    for record in found:
+        assert record["status"] == "ok" and record["config"]["mode"] == "infer"
+        assert record["epochs"] == [] and record["run_id"].split("-")[1] == "infer"
+        figures = record["inference"]
+        assert figures["batches"] == 12 and figures["warmup_batches"] >= 10
+        assert 0 < figures["p50_s"] <= figures["p90_s"] <= figures["p95_s"] <= figures["p99_s"]
+        assert figures["samples_per_second"] == pytest.approx(
+            figures["batch_size"] / figures["mean_s"]
+        )
+        assert figures["host_to_device_copy"] == "timed, each batch"
+    lines = [line for line in done.stdout.splitlines() if ": ok: " in line]
+    assert len(lines) == len(sizes)
+    assert all(f"ok: {backend} inference, batch " in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--gpus", "2"], "infer measures one device on one node for now: drop --gpus 2"),
+        (["--iterations", "5", "--duration", "3"],
+         "--iterations and --duration both bound the measurement: give one"),
+    ],
+)  # fmt: skip
+def test_bad_inference_input_is_one_line_exit_2_and_no_record(tmp_path, arguments, message):
+    done = cli("infer", "--backend", "jax", "--model", "tiny", *arguments,
+               "--results-dir", str(tmp_path / "r"), home=tmp_path)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"keras-profiler: error: {message}"
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_a_batch_too_large_for_memory_is_recorded_and_the_others_go_on(tmp_path):
+    # 2**27 images of 32x32x3 float32: 1.5 PiB, which no allocator grants.
+    done = cli("infer", "--backend", "jax", "--model", "tiny", "--dataset", "synthetic",
+               "--batch-sizes", f"{2**27},2", "--iterations", "12", "--test-samples", "8",
+               "--results-dir", str(tmp_path / "r"), "--reports-dir", str(tmp_path / "reports"),
+               home=tmp_path)  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    found = {
+        r["config"]["batch_size"]: r
+        for r in (json.loads(p.read_text()) for p in (tmp_path / "r").glob("*/record.json"))
+    }
+    assert found[2**27]["status"] == "oom" and found[2]["status"] == "ok"
+    page = (tmp_path / "reports" / "inference.md").read_text()
+    row = next(line for line in page.splitlines() if line.startswith("| jax | float32 | "))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert " / " in cells[2] and cells[3] == "out of memory"  # batch 2, then 2**27
+    assert "inference.md" in (tmp_path / "reports" / "README.md").read_text()
+    # The training pages hold no inference record: with none else, there are none.
+    assert not (tmp_path / "reports" / "records.csv").exists()
