@@ -207,10 +207,23 @@ def easy_data(tmp_path_factory):
     return fakedata.write_quadrant_cifar(folder, n_train=2000, n_test=400, seed=3)
 
 
+@pytest.fixture
+def fresh_two_nodes():
+    """Two nodes of its own: the sweep test before takes the module's down."""
+    netns.down()
+    try:
+        yield netns.up(2, "1gbit")
+    finally:
+        netns.down()
+
+
 @needs_netns
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_two_nodes_of_two_devices_learn_the_easy_dataset(two_nodes, easy_data, tmp_path, backend):
+def test_two_nodes_of_two_devices_learn_the_easy_dataset(
+    fresh_two_nodes, easy_data, tmp_path, backend
+):
+    two_nodes = fresh_two_nodes
     """2 nodes x 2 devices at 16 a device: the global batch of 64 that the
     2-device test (tests/test_multi_device.py) learns with, to the same bar."""
     from test_end_to_end import EASY

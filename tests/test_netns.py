@@ -229,10 +229,13 @@ def test_probe_fails_in_bounded_time_when_a_rank_never_joins(clean):
         text=True,
     )  # fmt: skip
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 1, err
+    assert proc.returncode == 4, err  # rollcall.EXIT_MISSING
     assert time.monotonic() - start < 40
     assert out == ""
-    assert err.strip().splitlines()[-1].startswith("probe rank 0: error:")
+    assert err.strip().splitlines()[-1] == (
+        "keras-profiler: error: node 1 never joined within 5 s (node 0 did): start "
+        "keras-profiler on every node with its own --node-rank, or raise --join-timeout"
+    )
 
 
 @needs_netns

@@ -328,9 +328,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--join-timeout",
         type=float,
-        default=DEFAULT_TIMEOUT_S,
+        default=None,
         metavar="S",
-        help="how long the ranks wait for each other to join",
+        help="how long the ranks wait for each other to join (default: --timeout)",
     )
     p.add_argument(
         "--coordinator", metavar="HOST:PORT", help="the run's --coordinator, for error messages"
@@ -384,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
     # The watchdog leaves gloo's own timeout (on joining, on a collective)
     # time to report first.
+    if args.join_timeout is None:
+        args.join_timeout = args.timeout
     _watchdog(args.join_timeout + args.timeout + 30, args.rank)
     try:
         record = run(
