@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import sys
 
-from keras_profiler import backends, launcher
+from keras_profiler import backends
 from keras_profiler.backends.mxnet import environment as mxnet_env
 from keras_profiler.checks import check_runnable
 from keras_profiler.config import RunConfig
-from keras_profiler.console import describe, outcome, regenerate
+from keras_profiler.console import regenerate, run_each
 from keras_profiler.errors import UsageError
 from keras_profiler.nodes import cluster_env
 from keras_profiler.options import Parser, add_folders, add_options, add_run_command_options, values
@@ -51,15 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _profile(args) -> int:
     configs = _configs(args)
-    # Before the first run: a worker interpreter that cannot be had (MXNet's
-    # environment cannot be built) is a usage error, not a failed run.
-    pythons = {c.backend: backends.get(c.backend).worker_python(args.mxnet_python) for c in configs}
-    failed = 0
-    for config in configs:
-        print(f"keras-profiler: {describe(config)}", flush=True)
-        record = launcher.run(config, args.results_dir, python=pythons[config.backend])
-        print(f"keras-profiler: {outcome(record)}", flush=True)
-        failed += record.status != "ok"
+    failed = run_each(configs, args)
     if not args.no_report and not any(c.node_rank for c in configs):
         regenerate(args.results_dir, args.reports_dir)
     return 1 if failed else 0

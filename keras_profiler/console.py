@@ -102,3 +102,21 @@ def _interval_text(speed) -> str:
         text += f" (95% interval +-{speed.ci95_half_width_percent:.1f}%, "
         text += f"{speed.intervals} intervals)"
     return text
+
+
+def run_each(configs: list[RunConfig], args, what: str = "") -> int:
+    """Runs each config in a fresh worker, a line before and after each;
+    returns how many failed. ``args``: the command's --mxnet-python and
+    --results-dir. Before the first run, a worker interpreter that cannot be
+    had (MXNet's environment cannot be built) is a usage error, not a failed
+    run."""
+    from keras_profiler import backends, launcher
+
+    pythons = {c.backend: backends.get(c.backend).worker_python(args.mxnet_python) for c in configs}
+    failed = 0
+    for config in configs:
+        print(f"keras-profiler: {what}{describe(config)}", flush=True)
+        record = launcher.run(config, args.results_dir, python=pythons[config.backend])
+        print(f"keras-profiler: {outcome(record)}", flush=True)
+        failed += record.status != "ok"
+    return failed

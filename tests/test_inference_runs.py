@@ -5,26 +5,14 @@ and bad input as one line."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from backend_runs import tool as cli
 
 INFER = ["--model", "tiny", "--dataset", "synthetic", "--iterations", "12", "--test-samples", "8",
          "--no-report"]  # fmt: skip
 # Two batch sizes under jax (two records, two fresh workers); one elsewhere.
 BATCH_SIZES = {"jax": [1, 4], "tensorflow": [4], "torch": [4]}
-
-
-def cli(*arguments: str, home: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, HOME=str(home))
-    env.pop("KERAS_BACKEND", None)
-    return subprocess.run(
-        [sys.executable, "-m", "keras_profiler", *arguments],
-        capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
 
 
 @pytest.mark.slow

@@ -4,13 +4,9 @@ bridge, each link shaped to 1 Gbit/s (keras_profiler/nodes/netns.py), one
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from backend_runs import records_in as records
+from backend_runs import start_tool as cli
 
 from keras_profiler.nodes import netns
 
@@ -21,21 +17,6 @@ RUN = [
     "--model", "tiny", "--dataset", "synthetic", "--epochs", "2", "--steps-per-epoch", "5",
     "--batch-size", "16", "--test-samples", "64", "--no-report",
 ]  # fmt: skip
-
-
-def cli(*arguments: str, home: Path, namespace: str | None = None) -> subprocess.Popen:
-    """``python -m keras_profiler ARGUMENTS``, inside ``namespace`` where given."""
-    inside = ["ip", "netns", "exec", namespace] if namespace else []
-    env = dict(os.environ, HOME=str(home))
-    env.pop("KERAS_BACKEND", None)
-    return subprocess.Popen(
-        [*inside, sys.executable, "-m", "keras_profiler", *arguments],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
-
-
-def records(folder: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*/record.json"))]
 
 
 @pytest.fixture(scope="module")

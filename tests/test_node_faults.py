@@ -4,16 +4,16 @@ within a bounded time, leaves no process behind, and says which node."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from backend_runs import records_in as records
+from backend_runs import start_tool as cli
 
 from keras_profiler.nodes import netns, post_mortem, rollcall
 
@@ -23,20 +23,6 @@ RUN = [
     "--model", "tiny", "--dataset", "synthetic", "--batch-size", "16", "--test-samples", "64",
     "--no-report",
 ]  # fmt: skip
-
-
-def cli(*arguments: str, home: Path, namespace: str | None = None, **env) -> subprocess.Popen:
-    inside = ["ip", "netns", "exec", namespace] if namespace else []
-    environment = dict(os.environ, HOME=str(home), **env)
-    environment.pop("KERAS_BACKEND", None)
-    return subprocess.Popen(
-        [*inside, sys.executable, "-m", "keras_profiler", *arguments],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment,
-    )  # fmt: skip
-
-
-def records(folder: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*/record.json"))]
 
 
 def free_port() -> int:

@@ -5,12 +5,9 @@ device, is the measurement (docs/prediction.md)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from backend_runs import tool as cli
 
 RUN = [
     "--model", "tiny", "--dataset", "synthetic", "--epochs", "2", "--steps-per-epoch", "5",
@@ -23,15 +20,6 @@ GRADIENT_BYTES = {
     "conv2": (3 * 3 * 8 * 16 + 16) * 4,
     "conv1": (3 * 3 * 3 * 8 + 8) * 4,
 }
-
-
-def cli(*arguments: str, home: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, HOME=str(home))
-    env.pop("KERAS_BACKEND", None)
-    return subprocess.run(
-        [sys.executable, "-m", "keras_profiler", *arguments],
-        capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ Example:
 
 from __future__ import annotations
 
-from keras_profiler import backends, launcher
+from keras_profiler import backends
 from keras_profiler.checks import check_runnable
 from keras_profiler.config import RunConfig
-from keras_profiler.console import describe, outcome, regenerate
+from keras_profiler.console import regenerate, run_each
 from keras_profiler.errors import UsageError
 from keras_profiler.options import Parser, add_options, add_run_command_options, values
 
@@ -56,14 +56,7 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if args.iterations is not None and args.duration is not None:
         raise UsageError("--iterations and --duration both bound the measurement: give one")
-    configs = _configs(args)
-    pythons = {c.backend: backends.get(c.backend).worker_python(args.mxnet_python) for c in configs}
-    failed = 0
-    for config in configs:
-        print(f"keras-profiler: inference, {describe(config)}", flush=True)
-        record = launcher.run(config, args.results_dir, python=pythons[config.backend])
-        print(f"keras-profiler: {outcome(record)}", flush=True)
-        failed += record.status != "ok"
+    failed = run_each(_configs(args), args, what="inference, ")
     if not args.no_report:
         regenerate(args.results_dir, args.reports_dir)
     return 1 if failed else 0
