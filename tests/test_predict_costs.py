@@ -173,3 +173,11 @@ def test_a_scenario_exchanges_within_a_node_then_between_nodes():
     # Nodes sharing cores: every compute time twice as long.
     slowed = Scenario(per_node=1, nodes=1, network=between, method="bsp", slowdown=2.0)
     assert slowed.step_s(profile) == pytest.approx(2 * profile.compute_s)
+
+
+def test_a_prediction_equal_to_its_measurement_reads_plus_zero():
+    from keras_profiler.predict.page import _cell
+
+    # A float a hair below the measurement once printed "(-0.0%)".
+    assert _cell(10386.799999, 10386.8) == "10386.8 predicted; 10386.8 measured (+0.0%)"
+    assert _cell(123.4, 120.0) == "123.4 predicted; 120.0 measured (+2.8%)"

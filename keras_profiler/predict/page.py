@@ -73,8 +73,13 @@ def _cell(predicted: float | str, measured: float | None) -> str:
         return predicted + (f"; {measured:.1f} measured" if measured else "")
     text = f"{predicted:.1f} predicted"
     if measured:
-        text += f"; {measured:.1f} measured ({(predicted - measured) / measured:+.1%})"
+        text += f"; {measured:.1f} measured ({_signed_percent((predicted - measured) / measured)})"
     return text
+
+
+def _signed_percent(fraction: float) -> str:
+    """'+2.8%'; an error that rounds to nothing reads +0.0%, never -0.0%."""
+    return f"{round(fraction, 3) + 0.0:+.1%}"
 
 
 def plot(rows: list[Row], path: Path) -> None:
