@@ -20,6 +20,13 @@ from keras_profiler.options import flag_of, on_off, option
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 OPTIMIZERS = ("sgd", "adam")
 MODES = ("train", "infer")
+# The RunConfig fields only training has: an inference run takes the rest.
+TRAINING_ONLY = (
+    "epochs", "steps_per_epoch", "optimizer", "learning_rate", "train_samples", "lr_scaling",
+    "profile_layers", "distortions", "steps_per_execution", "sync_every", "until_stable",
+    "bucket_mb", "strategy", "nodes", "node_rank", "coordinator", "interface",
+    "interconnect", "join_timeout",
+)  # fmt: skip
 LR_SCALINGS = ("fixed", "linear")
 DATA_FORMATS = ("channels_last", "channels_first")
 

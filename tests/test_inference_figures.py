@@ -59,3 +59,24 @@ def test_profile_predict_computes_the_model(tmp_path):
     assert profile.to_markdown().splitlines()[2].startswith("| 1 | ")
     # What it timed is the model in inference mode: predict's own outputs.
     np.testing.assert_allclose(model.predict_on_batch(x[:4]), model.predict(x[:4], verbose=0))
+
+
+def test_a_served_models_page_links_its_inference_section(tmp_path):
+    from test_report import run as record_of
+
+    from keras_profiler import records, report
+
+    trained = record_of("t1", "jax", 1)
+    served = record_of("i1", "jax", 1, mode="infer", batch_size=1)
+    served.epochs = []
+    served.inference = {"p50_s": 0.002, "p90_s": 0.003, "samples_per_second": 500.0}
+    for each in (trained, served):
+        records.write(each, tmp_path / "results")
+    report.generate(tmp_path / "results", tmp_path / "reports")
+    page = (tmp_path / "reports" / "resnet50.md").read_text()
+    assert page.endswith(
+        "## Inference\n\nForward-only latency and throughput of this model: "
+        "[inference.md](inference.md), *resnet50 on Test CPU: cifar10*.\n"
+    )
+    served_page = (tmp_path / "reports" / "inference.md").read_text()
+    assert "| jax | float32 | 2.00 / 3.00 |" in served_page

@@ -71,6 +71,25 @@ def test_repeats_run_pass_by_pass_and_single_is_the_one_device_baseline():
     ]
 
 
+def test_inference_runs_one_device_each_batch_size_without_training_settings():
+    spec = SweepSpec.from_document(
+        {
+            "matrix": {"models": ["tiny"], "devices": [1, 2], "batch_sizes": [4, 8],
+                       "data": ["synthetic"], "modes": ["train", "infer"]},
+            "settings": {"epochs": 3, "infer_iterations": 20},
+        }
+    )  # fmt: skip
+    configs = spec.configs(["jax"], [1, 2])
+    assert [(c.mode, c.batch_size, c.devices) for c in configs] == [
+        ("train", 4, 1), ("train", 4, 2), ("train", 8, 1), ("train", 8, 2),
+        ("infer", 4, 1), ("infer", 8, 1),
+    ]  # fmt: skip
+    trained, served = configs[0], configs[-1]
+    assert (trained.epochs, served.epochs, served.infer_iterations) == (3, 10, 20)
+    with pytest.raises(SpecError, match="unknown mode 'serve': choose from train, infer"):
+        spec.replace(modes=["serve"])
+
+
 def test_data_kinds_set_dataset_and_distortions():
     spec = SweepSpec(models=["tiny"], data=["synthetic", "real", "real-distorted"])
     kinds = [c.data_kind for c in spec.configs(["jax"], [1])]
@@ -84,6 +103,7 @@ def test_data_kinds_set_dataset_and_distortions():
         ({"matrix": {"models": ["tiny"], "data": ["fake"]}}, "unknown data kind 'fake'"),
         ({"matrix": {"models": ["tiny"], "backends": ["theano"]}}, "unknown backend 'theano'"),
         ({"matrix": {"models": ["tiny"], "repeats": 0}}, "repeats must be a whole number"),
+        ({"matrix": {"models": ["tiny"]}, "settings": {"mode": "infer"}}, "the [matrix] decides"),
         ({"matrix": {"models": ["tiny"]}, "settings": {"model": "x"}}, "the [matrix] decides"),
         ({"matrix": {"models": ["tiny"]}, "settings": {"epoch": 3}}, "unknown setting 'epoch'"),
         ({"matrix": {"models": ["tiny"]}, "models": {"vgg16": {"epochs": 1}}}, "[models.vgg16]"),

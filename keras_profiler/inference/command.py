@@ -11,24 +11,19 @@ from __future__ import annotations
 
 from keras_profiler import backends
 from keras_profiler.checks import check_runnable
-from keras_profiler.config import RunConfig
+from keras_profiler.config import TRAINING_ONLY, RunConfig
 from keras_profiler.console import regenerate, run_each
 from keras_profiler.errors import UsageError
 from keras_profiler.options import Parser, add_options, add_run_command_options, values
 
 PROG = "python -m keras_profiler infer"
-# What only training has: inference takes every other run option.
-TRAINING_ONLY = (
-    "epochs", "steps_per_epoch", "optimizer", "learning_rate", "train_samples", "lr_scaling",
-    "profile_layers", "distortions", "steps_per_execution", "sync_every", "until_stable",
-    "bucket_mb", "strategy", "batch_size", "nodes", "node_rank", "coordinator", "interface",
-    "interconnect", "join_timeout",
-)  # fmt: skip
+# What only training has, and the batch size (--batch-sizes, a list, here).
+LEFT_OUT = (*TRAINING_ONLY, "batch_size")
 
 
 def parser() -> Parser:
     p = Parser(prog=PROG, description=__doc__.split("\n\n")[0].replace("``", "'"))
-    add_options(p, RunConfig, leave_out=TRAINING_ONLY)
+    add_options(p, RunConfig, leave_out=LEFT_OUT)
     p.add_argument("--batch-sizes", type=_wholes, default=[1, 8, 32], metavar="LIST",
                    help="samples per batch, comma-separated; one record each")  # fmt: skip
     p.add_argument("--iterations", type=_whole, metavar="N",
@@ -66,7 +61,7 @@ def _configs(args) -> list[RunConfig]:
     names = [name.strip() for name in args.backend.split(",") if name.strip()]
     if not names:
         raise UsageError(f"--backend is empty: give one or more of {', '.join(backends.NAMES)}")
-    given = values(args, RunConfig, leave_out=TRAINING_ONLY)
+    given = values(args, RunConfig, leave_out=LEFT_OUT)
     configs = []
     for backend in names:
         for batch_size in args.batch_sizes:

@@ -80,6 +80,7 @@ def render(
         files[name] = content
         if name == inference.PAGE:
             contents.append((name, inference.DESCRIPTION))
+    inference.link_model_pages(files, inference_records or [])
     # Pages first, then the data files, each in the order made.
     contents.sort(key=lambda item: not item[0].endswith(".md"))
     files[readme.PAGE] = readme.index(frame, cells, problems, contents)

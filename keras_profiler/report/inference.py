@@ -11,6 +11,7 @@ cells they would otherwise join.
 from __future__ import annotations
 
 from keras_profiler.report.data.cells import FAILED
+from keras_profiler.report.pages.model import page_name as model_page_name
 from keras_profiler.report.parts import figures
 from keras_profiler.report.parts.marks import markdown
 
@@ -40,6 +41,22 @@ def page(records: list) -> dict[str, str | bytes]:
         lines += ["", f"![p50 latency by batch size](inference-{number}.png)"]
     files[PAGE] = markdown(lines)
     return files
+
+
+def link_model_pages(files: dict[str, str | bytes], records: list) -> None:
+    """Ends each model page in ``files`` whose model was also served with
+    the inference.md sections that show it."""
+    sections: dict[str, list[str]] = {}
+    for title, group in _groups(records):
+        sections.setdefault(model_page_name(group[0].config["model"]), []).append(title)
+    for name, titles in sections.items():
+        if isinstance(files.get(name), str):
+            where = "; ".join(f"*{title}*" for title in titles)
+            files[name] = (
+                files[name].rstrip("\n")
+                + f"\n\n## Inference\n\nForward-only latency and throughput of this model: "
+                f"[{PAGE}]({PAGE}), {where}.\n"
+            )
 
 
 def _groups(records: list) -> list[tuple[str, list]]:

@@ -76,7 +76,9 @@ def main(argv: list[str]) -> int:
 
 
 # Options named after the SweepSpec fields they override.
-_MATRIX_OPTIONS = ("backends", "devices", "models", "batch_sizes", "data", "precisions", "repeats")
+_MATRIX_OPTIONS = (
+    "backends", "devices", "models", "batch_sizes", "data", "precisions", "repeats", "modes",
+)  # fmt: skip
 
 
 def _spec(args) -> SweepSpec:
@@ -220,6 +222,13 @@ def _add_dimensions(parser) -> None:
         "training image on the input path, as the reference tables' distortions runs",
     )
     add("--precisions", type=_names, help="Keras dtype policies, comma separated")
+    add(
+        "--modes",
+        type=_names,
+        metavar="train,infer",
+        help="train (the default) and/or infer: forward-only latency and throughput of each "
+        "model and batch size, on one device",
+    )
     add(
         "--repeats",
         type=int,

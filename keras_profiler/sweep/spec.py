@@ -8,7 +8,9 @@ runs ``NAME.toml``), one per reference table. A definition file (see
 * ``[matrix]``: the dimensions, each a list: ``backends`` (or the string
   ``"installed"``), ``devices``, ``models``, ``batch_sizes``, ``data``
   (``synthetic``, ``real``, ``real-distorted``), ``precisions``, and
-  ``repeats`` (a number); ``devices_up_to_present`` (default true) leaves
+  ``repeats`` (a number), ``modes`` (``train``, the default, and/or
+  ``infer``: forward-only latency, one device, each batch size; the
+  training-only settings left out); ``devices_up_to_present`` (default true) leaves
   out device counts above the GPUs present, keeping 1 on a machine without
   GPUs; false runs them as virtual CPU devices there.
 * ``[strategies]``: optional, per backend, the strategies to run
@@ -37,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keras_profiler import backends, datasets, models
-from keras_profiler.config import RunConfig
+from keras_profiler.config import MODES, TRAINING_ONLY, RunConfig
 from keras_profiler.nodes import launch as node_launch
 from keras_profiler.nodes import slurm, ssh
 
@@ -75,6 +77,7 @@ _MATRIX_KEYS = {
     "repeats",
     "devices_up_to_present",
     "nodes",
+    "modes",
 }
 # Set by the matrix, never by [settings].
 DIMENSION_FIELDS = {
@@ -87,6 +90,7 @@ DIMENSION_FIELDS = {
     "precision",
     "strategy",
     "repeat",
+    "mode",
 }
 
 
@@ -120,6 +124,7 @@ class SweepSpec:
     repeats: int = 1
     devices_up_to_present: bool = True
     nodes: list[int] = field(default_factory=lambda: [1])
+    modes: list[str] = field(default_factory=lambda: ["train"])
     # How runs over several nodes start ([cluster]): launcher, and its
     # settings (netns: the link rates, each a dimension; ssh: the hosts file).
     cluster: dict = field(default_factory=dict)
@@ -249,9 +254,10 @@ class SweepSpec:
             _check_names("backend", self.backends, backends.NAMES)
         for name, kind in (("devices", int), ("batch_sizes", int)):
             _check_list(name, getattr(self, name), kind)
-        for name in ("models", "data", "precisions"):
+        for name in ("models", "data", "precisions", "modes"):
             _check_list(name, getattr(self, name), str)
         _check_names("data kind", self.data, DATA_KINDS)
+        _check_names("mode", self.modes, MODES)
         if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
             raise SpecError(f"repeats must be a whole number of at least 1, got {self.repeats!r}")
         _check_names("backend in [strategies]", self.strategies, backends.NAMES)
@@ -293,43 +299,69 @@ class SweepSpec:
     def configs(self, backend_names: list[str], device_counts: list[int]) -> list[RunConfig]:
         """Every run of the matrix for these backends and device counts, in
         the order they run: repetition by repetition (a stopped sweep has a
-        complete first pass sooner), then model, data kind, precision, batch
-        size, device count, backend, strategy.
+        complete first pass sooner), then model, data kind, precision, mode,
+        batch size, device count, backend, strategy. Inference runs on one
+        device of one node, without the training-only settings.
 
         Raises:
             SpecError: a combination RunConfig rejects, saying which.
         """
         combinations = itertools.product(
-            range(1, self.repeats + 1), self.models, self.data, self.precisions
+            range(1, self.repeats + 1), self.models, self.data, self.precisions, self.modes
         )
         spreads = self._spreads(device_counts)
         result = []
-        for repeat, model, kind, precision in combinations:
+        for repeat, model, kind, precision, mode in combinations:
             own = dict(self.model_settings.get(model, {}))
             batches = own.pop("batch_sizes", self.batch_sizes)
-            data = data_settings(kind, model)
-            shared = _settings_for(self.settings, model)
-            runs = itertools.product(batches, spreads, backend_names)
-            for batch, (devices, cluster), backend in runs:
-                for strategy in self._strategies(backend, cluster):
-                    if strategy == "single" and devices > 1:
-                        continue  # the 1-device baseline only
-                    fields = {
-                        **cluster,
-                        **shared,
-                        **own,
-                        **data,
-                        "backend": backend,
-                        "model": model,
-                        "precision": precision,
-                        "batch_size": batch,
-                        "devices": devices,
-                        "strategy": strategy,
-                        "repeat": repeat,
-                    }
-                    config = _config(fields)
-                    result.append(config)
+            fields = {
+                **_settings_for(self.settings, model),
+                **own,
+                **data_settings(kind, model),
+                "model": model,
+                "precision": precision,
+                "repeat": repeat,
+            }
+            if mode == "infer":
+                result += _inference_configs(fields, batches, backend_names)
+            else:
+                result += self._training_configs(fields, batches, spreads, backend_names)
         return result
+
+    def _training_configs(self, fields, batches, spreads, backend_names) -> list[RunConfig]:
+        """The training runs of one model, data kind and precision: each
+        batch size, spread, backend and strategy."""
+        result = []
+        for batch, (devices, cluster), backend in itertools.product(
+            batches, spreads, backend_names
+        ):
+            for strategy in self._strategies(backend, cluster):
+                if strategy == "single" and devices > 1:
+                    continue  # the 1-device baseline only
+                result.append(
+                    _config(
+                        {
+                            **cluster,
+                            **fields,
+                            "backend": backend,
+                            "batch_size": batch,
+                            "devices": devices,
+                            "strategy": strategy,
+                        }
+                    )  # fmt: skip
+                )
+        return result
+
+
+def _inference_configs(fields: dict, batches: list[int], backend_names: list[str]) -> list:
+    """The inference runs of one model, data kind and precision: one device,
+    each batch size and backend."""
+    kept = {k: v for k, v in fields.items() if k not in TRAINING_ONLY}
+    return [
+        _config({**kept, "backend": backend, "batch_size": batch, "devices": 1, "mode": "infer"})
+        for batch in batches
+        for backend in backend_names
+    ]
 
 
 def launch_of(config: RunConfig, spec: SweepSpec | None = None):
@@ -365,7 +397,9 @@ def _config(fields: dict) -> RunConfig:
         return RunConfig(**fields)
     except (ValueError, TypeError) as error:
         which = ", ".join(
-            f"{k} {fields[k]}" for k in ("backend", "model", "devices", "batch_size", "strategy")
+            f"{k} {fields[k]}"
+            for k in ("backend", "model", "devices", "batch_size", "strategy")
+            if fields.get(k) is not None
         )
         raise SpecError(f"{which}: {error}") from None
 
@@ -436,7 +470,7 @@ def _check_settings(where: str, settings: dict, fields: set[str]) -> None:
         if key in DIMENSION_FIELDS:
             raise SpecError(
                 f"{where} sets {key}, which the [matrix] decides: set it there "
-                "(backends, models, devices, batch_sizes, data, precisions, [strategies])"
+                "(backends, models, devices, batch_sizes, data, precisions, modes, [strategies])"
             )
         if key not in fields:
             raise SpecError(
