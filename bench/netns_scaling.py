@@ -98,6 +98,8 @@ def _row(record: dict) -> dict:
         "busbw_gbit_per_s": (link.get("fit") or {}).get("busbw_gbit_per_s"),
         "alpha_s": (link.get("fit") or {}).get("alpha_s"),
         "global_batch": spread.get("global_batch_size"),
+        # Node 0's cores: a netns node runs on its share (netns.cores_of).
+        "cores": record["environment"].get("cpu_cores_usable"),
         "run_id": record["run_id"],
     }
 
@@ -106,12 +108,15 @@ def _markdown(runs: list[dict]) -> str:
     lines = [
         *_tool_runs.header("ResNet-18 images/sec against the link between netns nodes"),
         "",
-        "One device per node; synthetic 32x32 images; steady state of the second epoch. "
+        "One device per node, each node on its share of the cores (netns.cores_of; "
+        "with more nodes than cores, two share one); synthetic 32x32 images; steady state "
+        "of the second epoch. "
         "'busbw' is the all-reduce probe's fitted bus bandwidth on that link, measured "
         "before the run.",
         "",
-        "| backend | bucket (MB) | link | nodes | status | images/sec | busbw (Gbit/s) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| backend | bucket (MB) | link | nodes | cores per node | status | images/sec | "
+        "busbw (Gbit/s) |",
+        "|" + " --- |" * 8,
     ]
     order = sorted(runs, key=lambda r: (r["backend"], r["bucket_mb"] or 0, r["nodes"], r["link"]))
     for run in order:
@@ -119,7 +124,7 @@ def _markdown(runs: list[dict]) -> str:
         busbw = f"{run['busbw_gbit_per_s']:.3f}" if run["busbw_gbit_per_s"] else ""
         lines.append(
             f"| {run['backend']} | {run['bucket_mb'] or ''} | {run['link']} | {run['nodes']} | "
-            f"{run['status']} | {speed} | {busbw} |"
+            f"{run.get('cores') or ''} | {run['status']} | {speed} | {busbw} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -2,11 +2,13 @@
 1-node run against the multi-node runs measured over shaped netns links.
 
 1. Profiles ResNet-18 on one device (``--profile-layers``) under jax and
-   torch, as bench/netns_scaling.py trains it (synthetic 32x32, batch 32).
+   torch, as bench/netns_scaling.py trains it (synthetic 32x32, batch 32),
+   pinned to the cores one netns node gets (``netns.cores_of``): the
+   profile is of one node's machine.
 2. Measures what sharing the machine does to compute: N copies of the
-   same 1-node run at once, for each node count N of the measured runs
-   (the netns nodes all run on this machine's cores); the slowdown is the
-   profiled speed over the copies' mean.
+   same 1-node run at once, each pinned where node i of N runs, for each
+   node count N of the measured runs (with more nodes than cores, nodes
+   share cores); the slowdown is the profiled speed over the copies' mean.
 3. Predicts every multi-node run of bench/results/netns-scaling*.json from
    the profile alone, over a link of the bus bandwidth its probe measured
    (latency 0 where the row has none): torch as DDP's buckets of its
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -31,6 +34,7 @@ from pathlib import Path
 
 import _tool_runs  # (bench/ is on the path when this file is run)
 
+from keras_profiler.nodes import netns
 from keras_profiler.predict.collectives import Link
 from keras_profiler.predict.measured import Source
 from keras_profiler.predict.networks import Network
@@ -48,9 +52,15 @@ def main() -> None:
     args = parser.parse_args()
     rows = [r for path in MEASURED for r in json.loads(path.read_text()) if r["nodes"] > 1]
     node_counts = sorted({r["nodes"] for r in rows})
+    shares = {len(netns.cores_of(0, n)) for n in node_counts}
+    if len(shares) > 1:
+        raise SystemExit(f"predict_validation: nodes get {shares} cores: one profile per share")
     with tempfile.TemporaryDirectory(prefix="kp-validate-") as scratch:
         flags = _flags(args.steps)
-        sources = {b: _profile(b, flags, Path(scratch) / f"profile-{b}") for b in BACKENDS}
+        one_node = netns.cores_of(0, max(node_counts))
+        sources = {
+            b: _profile(b, flags, Path(scratch) / f"profile-{b}", one_node) for b in BACKENDS
+        }
         slowdowns = {
             (b, n): _slowdown(b, flags, n, sources[b], Path(scratch) / f"shared-{b}-{n}")
             for b in BACKENDS
@@ -58,6 +68,8 @@ def main() -> None:
         }
     results = [_predicted(row, sources, slowdowns) for row in rows if row["status"] == "ok"]
     output = {
+        "profile_cores": one_node,
+        "sharing": {str(n): _sharing(n) for n in node_counts},
         "profiles": {b: _described(s) for b, s in sources.items()},
         "slowdowns": {f"{b} {n} nodes": v for (b, n), v in slowdowns.items()},
         "rows": results,
@@ -73,25 +85,37 @@ def _flags(steps: int) -> list[str]:
     ]  # fmt: skip
 
 
-def _profile(backend: str, flags: list[str], results: Path) -> Source:
-    _tool(backend, [*flags, "--profile-layers"], results)
+def _profile(backend: str, flags: list[str], results: Path, cores: list[int]) -> Source:
+    profiling = _pinned(cores, backend, [*flags, "--profile-layers", "--results-dir", str(results)])
+    if profiling.wait(timeout=3600) != 0:
+        raise SystemExit(f"predict_validation: {backend}'s profile exited {profiling.returncode}")
     return Source.load(results)
 
 
-def _tool(backend: str, flags: list[str], results: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "keras_profiler", "--backend", backend, *flags,
-               "--results-dir", str(results)]  # fmt: skip
-    subprocess.run(command, check=True, capture_output=True, timeout=3600)
+def _pinned(cores: list[int], backend: str, flags: list[str]) -> subprocess.Popen:
+    """The tool on ``cores`` only, as a netns node runs (its children too)."""
+    command = [sys.executable, "-m", "keras_profiler", "--backend", backend, *flags]
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: os.sched_setaffinity(0, cores),  # this script starts no threads
+    )
+
+
+def _sharing(nodes: int) -> int:
+    """How many of ``nodes`` netns nodes run on node 0's cores."""
+    mine = set(netns.cores_of(0, nodes))
+    return sum(1 for i in range(nodes) if mine & set(netns.cores_of(i, nodes)))
 
 
 def _slowdown(backend, flags, copies: int, source: Source, results: Path) -> float:
-    """The profiled speed over the mean of ``copies`` runs at once."""
-    command = [sys.executable, "-m", "keras_profiler", "--backend", backend, *flags]
-    running = [
-        subprocess.Popen([*command, "--results-dir", str(results / str(i))],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for i in range(copies)
-    ]  # fmt: skip
+    """The profiled speed over the mean of ``copies`` runs at once, each
+    pinned where that node would run."""
+    running = []
+    for i in range(copies):
+        folder = ["--results-dir", str(results / str(i))]
+        running.append(_pinned(netns.cores_of(i, copies), backend, [*flags, *folder]))
     for process in running:
         process.wait(timeout=3600)
     speeds = [
@@ -119,7 +143,7 @@ def _predicted(row: dict, sources: dict, slowdowns: dict) -> dict:
         return scenario.images_per_second(source.profile, source.batch_size)
 
     measured, slowdown = row["images_per_second"], slowdowns[(backend, nodes)]
-    plain, fair, shared = speed(1.0), speed(float(nodes)), speed(slowdown)
+    plain, fair, shared = speed(1.0), speed(float(_sharing(nodes))), speed(slowdown)
     return {
         **{k: row[k] for k in ("backend", "bucket_mb", "link", "nodes", "busbw_gbit_per_s")},
         "method": method,
@@ -152,10 +176,15 @@ def _markdown(output: dict) -> str:
         + ", ".join(f"`{p.relative_to(RESULTS.parent.parent)}`" for p in MEASURED)  # fmt: skip
         + " predicted from one profiled 1-node run (below) and its link's measured bus "
         "bandwidth and latency (latency 0 where the row has none). 'as modelled': the cost "
-        "model alone; 'fair share': each of N nodes' compute N times slower (they share the "
-        "cores); 'shared cores': each node's compute slowed by the measured slowdown of N "
-        "1-node runs at once on this machine. Error = (predicted - measured) / measured.",
+        "model alone; 'fair share': each node's compute slowed by the number of nodes pinned "
+        "to its cores (netns.cores_of: more nodes than cores share them); 'shared cores': "
+        "each node's compute slowed by the measured slowdown of N 1-node runs at once, each "
+        "pinned as node i of N is. Error = (predicted - measured) / measured.",
         "",
+        f"Each profile ran on cores {output['profile_cores']}, one node's share; nodes "
+        "sharing a core: "
+        + ", ".join(f"{n} nodes {s}" for n, s in output["sharing"].items())
+        + ".",  # fmt: skip
         "Profiles: "
         + "; ".join(
             f"{b} {p['images_per_second']:.1f} images/sec, layers by {p['method']}"

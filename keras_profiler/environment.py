@@ -27,12 +27,22 @@ def collect() -> dict:
         "cpu_model": cpu_model(),
         "cpu_cores_logical": os.cpu_count(),
         "cpu_cores_physical": psutil.cpu_count(logical=False),
+        # What this process may run on (a netns node is pinned to its share).
+        "cpu_cores_usable": usable_cores(),
         "memory_mib": round(psutil.virtual_memory().total / 2**20),
         "gpus": gpus.describe(),
         "gpu_driver": gpus.driver_version(),
         "keras_profiler_commit": git_commit(),
     }
     return {**described, **machine.describe(described)}
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, as taskset or a
+    netns node's pinning sets it), which thread pools should be sized by."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def cpu_model() -> str:

@@ -12,78 +12,10 @@ from keras_profiler.nodes import netns
 
 AVAILABLE, WHY_NOT = netns.available()
 needs_netns = pytest.mark.skipif(not AVAILABLE, reason=WHY_NOT)
-COORDINATOR = f"{netns.node_address(0)}:29711"
 RUN = [
     "--model", "tiny", "--dataset", "synthetic", "--epochs", "2", "--steps-per-epoch", "5",
     "--batch-size", "16", "--test-samples", "64", "--no-report",
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def two_nodes():
-    netns.down()
-    try:
-        yield netns.up(2, "1gbit")
-    finally:
-        netns.down()
-
-
-@needs_netns
-@pytest.mark.slow
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_two_nodes_train_as_one_and_the_coordinator_records_it(two_nodes, tmp_path, backend):
-    nodes = [
-        cli(
-            "--backend",
-            backend,
-            *RUN,
-            "--nodes",
-            "2",
-            "--node-rank",
-            str(rank),
-            "--coordinator",
-            COORDINATOR,
-            "--interface",
-            two_nodes.interface,
-            "--interconnect",
-            "veth-1gbit",
-            "--results-dir",
-            str(tmp_path / f"results{rank}"),
-            home=tmp_path,
-            namespace=netns.node_name(rank),
-        )  # fmt: skip
-        for rank in (1, 0)
-    ]
-    outputs = [node.communicate(timeout=600)[0] for node in nodes]
-    assert [node.returncode for node in nodes] == [0, 0], outputs
-    assert not (tmp_path / "results1").exists()  # one record, the coordinator's
-    (record,) = records(tmp_path / "results0")
-    assert record["status"] == "ok"
-    spread = record["distribution"]
-    assert spread["global_batch_size"] == 16 * 2
-    # Each node fed its own half of every global batch: 5 global batches of
-    # 32 are 5 steps of 16 a node (10, had each node taken every row).
-    assert [e["steps"] for e in record["epochs"]] == [5, 5]
-    assert all(e["images"] == 5 * 32 for e in record["epochs"])
-    assert spread["rendezvous"]["coordinator"] == COORDINATOR
-    assert spread["rendezvous"]["engine"].startswith(f"{backend}.distributed")
-    assert [n["address"] for n in spread["nodes"]] == [netns.node_address(0), netns.node_address(1)]
-    assert all(n["host_peak_rss_mib"] > 100 for n in spread["nodes"])
-    # The same trained weights on both nodes.
-    digests = {n["trainable_weights_sha256"] for n in spread["nodes"]}
-    assert len(digests) == 1 and isinstance(next(iter(digests)), str)
-    # The link as measured near its shaped rate, and as named.
-    link = spread["interconnect"]
-    assert link["name"] == "veth-1gbit"
-    assert 0.6 < link["fit"]["busbw_gbit_per_s"] < 1.05
-    assert len(link["sizes"]) == 8 and link["sizes"][-1]["bytes"] == 64 * 2**20
-    # The same initial weights as one node's run on as many devices.
-    alone = cli("--backend", backend, *RUN, "--gpus", "2", "--results-dir",
-                str(tmp_path / "alone"), home=tmp_path)  # fmt: skip
-    alone.communicate(timeout=600)
-    assert alone.returncode == 0
-    (single,) = records(tmp_path / "alone")
-    assert single["distribution"]["initial_weights_sha256"] == spread["initial_weights_sha256"]
 
 
 @pytest.mark.parametrize(
@@ -145,6 +77,8 @@ def test_a_sweep_runs_its_node_counts_over_netns_links_and_resumes(tmp_path):
     assert found["torch"]["status"] == "ok" and found["tensorflow"]["status"] == "not_supported"
     assert found["torch"]["config"]["interconnect"] == "netns 1gbit"
     assert found["torch"]["distribution"]["interconnect"]["fit"]["busbw_gbit_per_s"] > 0.6
+    # The launcher put each node on cores of its own (netns.cores_of).
+    assert found["torch"]["environment"]["cpu_cores_usable"] == len(netns.cores_of(0, 2))
     assert netns.leftovers() == {k: [] for k in netns.leftovers()}  # the sweep took them down
     page = (tmp_path / "reports" / "scaling.md").read_text()
     header = next(line for line in page.splitlines() if line.startswith("| model"))
@@ -189,8 +123,8 @@ def easy_data(tmp_path_factory):
 
 
 @pytest.fixture
-def fresh_two_nodes():
-    """Two nodes of its own: the sweep test before takes the module's down."""
+def two_nodes():
+    """Two nodes of its own, at 1 Gbit/s: the sweep test takes its own down."""
     netns.down()
     try:
         yield netns.up(2, "1gbit")
@@ -201,12 +135,10 @@ def fresh_two_nodes():
 @needs_netns
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_two_nodes_of_two_devices_learn_the_easy_dataset(
-    fresh_two_nodes, easy_data, tmp_path, backend
-):
-    two_nodes = fresh_two_nodes
+def test_two_nodes_of_two_devices_train_as_one_and_learn(two_nodes, easy_data, tmp_path, backend):
     """2 nodes x 2 devices at 16 a device: the global batch of 64 that the
-    2-device test (tests/test_multi_device.py) learns with, to the same bar."""
+    2-device test (tests/test_multi_device.py) learns with, to the same bar;
+    the coordinator records the run, its nodes and the link."""
     from test_end_to_end import EASY
 
     coordinator = f"{netns.node_address(0)}:{29720 + (backend == 'jax')}"
@@ -229,6 +161,8 @@ def test_two_nodes_of_two_devices_learn_the_easy_dataset(
             coordinator,
             "--interface",
             two_nodes.interface,
+            "--interconnect",
+            "veth-1gbit",
             "--no-report",
             "--results-dir",
             str(tmp_path / f"results{rank}"),
@@ -239,14 +173,35 @@ def test_two_nodes_of_two_devices_learn_the_easy_dataset(
     ]
     outputs = [node.communicate(timeout=600)[0] for node in nodes]
     assert [node.returncode for node in nodes] == [0, 0], outputs
+    assert not (tmp_path / "results1").exists()  # one record, the coordinator's
     (record,) = records(tmp_path / "results0")
     assert record["status"] == "ok", record["error"]
     spread = record["distribution"]
     assert spread["global_batch_size"] == 16 * 2 * 2
     assert [len(n["devices"]) for n in spread["nodes"]] == [2, 2]
-    # 2000 images hold 31 whole global batches of 64, each node feeding half.
+    # 2000 images hold 31 whole global batches of 64, each node feeding its
+    # half (62 steps a node, had each node taken every row).
     assert all(e["images"] == 31 * 64 and e["steps"] == 31 for e in record["epochs"])
     assert record["summary"]["test_accuracy"] > 0.9
     assert [len(n["ranks"]) for n in spread["nodes"]] == ([1, 1] if backend == "jax" else [2, 2])
+    assert spread["rendezvous"]["coordinator"] == coordinator
+    assert spread["rendezvous"]["engine"].startswith(f"{backend}.distributed")
+    assert [n["address"] for n in spread["nodes"]] == [netns.node_address(0), netns.node_address(1)]
+    assert all(n["host_peak_rss_mib"] > 100 for n in spread["nodes"])
+    # The same trained weights on both nodes.
     digests = {n["trainable_weights_sha256"] for n in spread["nodes"]}
     assert len(digests) == 1 and isinstance(next(iter(digests)), str)
+    # The link as measured near its shaped rate, and as named.
+    link = spread["interconnect"]
+    assert link["name"] == "veth-1gbit"
+    assert 0.6 < link["fit"]["busbw_gbit_per_s"] < 1.05
+    assert len(link["sizes"]) == 8 and link["sizes"][-1]["bytes"] == 64 * 2**20
+    # The same initial weights as one node's run on as many devices.
+    short = ["--epochs", "1", "--train-samples", "256", "--test-samples", "32", "--no-report"]
+    alone = cli("--backend", backend, *EASY, "--data-dir", str(easy_data), "--batch-size", "16",
+                *short, "--gpus", "4", "--results-dir", str(tmp_path / "alone"),
+                home=tmp_path)  # fmt: skip
+    alone.communicate(timeout=600)
+    assert alone.returncode == 0
+    (single,) = records(tmp_path / "alone")
+    assert single["distribution"]["initial_weights_sha256"] == spread["initial_weights_sha256"]

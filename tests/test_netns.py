@@ -141,6 +141,14 @@ def test_the_command_line_exits_2_in_one_line():
     ]
 
 
+def test_nodes_split_the_cores_and_take_them_in_turn_when_too_few(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 6, 7}, raising=False)
+    assert [netns.cores_of(i, 2) for i in range(2)] == [[0, 1, 2], [3, 6, 7]]
+    assert [netns.cores_of(i, 4) for i in range(4)] == [[0], [1], [2], [3]]
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert [netns.cores_of(i, 4) for i in range(4)] == [[0], [1], [0], [1]]
+
+
 # --- namespaces -----------------------------------------------------------
 
 
@@ -158,6 +166,16 @@ def test_up_makes_shaped_nodes_that_resolve_the_host_name_to_themselves(clean):
             node, "import socket; print(socket.gethostbyname(socket.gethostname()))"
         )
         assert resolved == node.address
+    # Pinned, a node's program (and what it starts) sees only its cores.
+    cores = netns.cores_of(2, 3)
+    proc = netns.run_in(
+        network.nodes[2],
+        [sys.executable, "-c", "import os; print(os.getpid(), sorted(os.sched_getaffinity(0)))"],
+        cores=cores,
+        stdout=subprocess.PIPE,
+    )
+    out, _ = proc.communicate(timeout=30)
+    assert out.decode().split(" ", 1) == [str(proc.pid), f"{cores}\n"]
     # Up again is a fresh network: the third node is gone.
     again = netns.up(2, "unshaped")
     assert netns.status() == again

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from keras_profiler import environment
 from keras_profiler.backends.base import (
     SINGLE,
     Backend,
@@ -203,9 +204,7 @@ def _dispatch_threads(devices: int) -> dict[str, str]:
 
 def _usable_cores() -> int:
     """The cores this process may run on, as XLA counts them by default."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    return environment.usable_cores()
 
 
 ADAPTER = JaxBackend()

@@ -14,6 +14,7 @@ import importlib.util
 import os
 from pathlib import Path
 
+from keras_profiler import environment
 from keras_profiler.backends.base import Backend, batch_part, test_part
 
 DDP = "ddp"
@@ -70,8 +71,9 @@ class TorchBackend(Backend):
         if gpus_present:
             env["CUDA_VISIBLE_DEVICES"] = str(rank)  # each rank sees its own GPU as cuda:0
         elif "OMP_NUM_THREADS" not in os.environ:
-            # N processes share the cores, as torchrun arranges.
-            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // config.devices))
+            # N processes share the cores they may run on, as torchrun
+            # arranges: more threads than cores and each spins on the others.
+            env["OMP_NUM_THREADS"] = str(max(1, environment.usable_cores() // config.devices))
         return env
 
     def setup(self, config):

@@ -128,7 +128,8 @@ def run_netns(config: RunConfig, results_dir: str | Path) -> records.RunRecord |
         run_id = Path(scratch) / "run_id"
         nodes = [
             netns.run_in(rank, [sys.executable, "-m", __name__, str(config_path),
-                                str(rank), str(results_dir), str(run_id)])
+                                str(rank), str(results_dir), str(run_id)],
+                         cores=netns.cores_of(rank, config.nodes))
             for rank in reversed(range(config.nodes))
         ]  # fmt: skip
         _wait(nodes, (config.timeout_seconds or 0) + SLACK_S)

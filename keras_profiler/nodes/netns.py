@@ -14,6 +14,13 @@ each node's file maps this machine's host name to the node's own address
 loopback, and gloo (jax's CPU collectives, torch's gloo backend) advertises
 127.0.0.1, so each side dials its own loopback and times out (issue 19).
 
+Each node's processes run on cores of their own (``cores_of``): this
+machine's usable cores split evenly among the nodes, as separate machines
+would not share them; with more nodes than cores, nodes take the cores in
+turn and two share one (bench/results/predict-validation.md measures what
+that sharing does). Without the pinning every node's thread pools span all
+cores and contend, which no multi-machine run would show.
+
 Everything made here is named with ``PREFIX``: ``down`` finds leftovers by
 that prefix alone (namespaces, links, /etc/netns dirs), so it cleans up after
 a crash as well as after ``up``, and does nothing when nothing is there.
@@ -37,6 +44,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -120,10 +128,12 @@ class Network:
         raise KeyError(f"no node {which!r} in {[n.name for n in self.nodes]}")
 
     def to_dict(self) -> dict:
-        """What a record says of the network: nodes, addresses, the shaping."""
+        """What a record says of the network: nodes, addresses, cores, the
+        shaping."""
+        count = len(self.nodes)
         return {
             "kind": "netns",
-            "nodes": [node.to_dict() for node in self.nodes],
+            "nodes": [{**n.to_dict(), "cores": cores_of(n.index, count)} for n in self.nodes],
             "rate": self.rate,
             "rate_bits_per_s": self.rate_bits_per_s,
             "shaping": None if self.rate_bits_per_s is None else "tc tbf, both directions",
@@ -179,6 +189,19 @@ def node_name(index: int) -> str:
 
 def node_address(index: int) -> str:
     return f"10.77.0.{index + 1}"
+
+
+def cores_of(index: int, nodes: int) -> list[int]:
+    """The cores node ``index`` of ``nodes`` runs on: an even share of the
+    cores this process may use, in order; with more nodes than cores, one
+    core each, taken in turn."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not cores:
+        return []
+    share = len(cores) // nodes
+    if share == 0:
+        return [cores[index % len(cores)]]
+    return cores[index * share : (index + 1) * share]
 
 
 def _node(index: int) -> Node:
@@ -475,11 +498,21 @@ def _alive(pid: int) -> bool:
 # --- running in a node ----------------------------------------------------
 
 
+# Sets the affinity, then becomes the program: the pid stays the program's.
+# (Python rather than taskset: one tool fewer that the machine must have.)
+_PINNED = "import os, sys; os.sched_setaffinity(0, map(int, sys.argv[1].split(','))); os.execvp(sys.argv[2], sys.argv[2:])"  # noqa: E501
+
+
 def run_in(
-    node: int | str | Node, argv: list[str], env: dict[str, str] | None = None, **popen
+    node: int | str | Node,
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    cores: list[int] | None = None,
+    **popen,
 ) -> subprocess.Popen:
     """Starts ``argv`` inside a node (``ip netns exec``, which execs it: the
-    Popen's pid is the program's). ``popen`` goes to subprocess.Popen."""
+    Popen's pid is the program's), on ``cores`` only where given (its
+    children inherit them). ``popen`` goes to subprocess.Popen."""
     if isinstance(node, Node):
         name = node.name
     elif isinstance(node, int):
@@ -488,4 +521,6 @@ def run_in(
         name = node
     if not _NODE_NAME.match(name):
         raise ValueError(f"{name!r} is not a node name ({PREFIX}<i>)")
+    if cores:
+        argv = [sys.executable, "-c", _PINNED, ",".join(map(str, cores)), *argv]
     return subprocess.Popen(["ip", "netns", "exec", name, *argv], env=env, **popen)

@@ -457,7 +457,10 @@ def across(
                     open(logs / f"{rank}.out", "w") as out,
                     open(logs / f"{rank}.err", "w") as err,
                 ):
-                    procs.append(netns.run_in(node, argv, env=env, stdout=out, stderr=err))
+                    cores = netns.cores_of(rank, len(nodes))
+                    procs.append(
+                        netns.run_in(node, argv, env=env, cores=cores, stdout=out, stderr=err)
+                    )
             _wait_all(procs, timeout_s + 5, logs)
         finally:
             for proc in procs:
