@@ -17,7 +17,8 @@ def describe(config: RunConfig) -> str:
         f"{config.devices} device(s)"
         + (f" x {config.nodes} nodes (this is node {config.node_rank})" if config.nodes > 1 else "")
         + f", {config.strategy} | batch {config.batch_size}/device | "
-        f"{config.epochs} epoch(s) | {config.precision} | {config.data_format}"
+        + ("forward only" if config.mode == "infer" else f"{config.epochs} epoch(s)")
+        + f" | {config.precision} | {config.data_format}"
         + (f" | {config.image_size}x{config.image_size}" if config.image_size else "")
         + (f" | {config.sequence_length} tokens" if config.sequence_length else "")
         + (f" | over {config.interconnect}" if config.nodes > 1 and config.interconnect else "")

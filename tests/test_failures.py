@@ -37,13 +37,6 @@ def test_killed_worker_is_recorded(run_cli, tmp_path):
     assert "SIGKILL" in result.record["error"]
 
 
-def test_timeout_is_recorded(run_cli, tmp_path):
-    result = run_cli(*FAST, "--timeout", "20", "--model", user_model(tmp_path, "time.sleep(600)"))
-    assert result.returncode == 1
-    assert result.record["status"] == "timeout"
-    assert result.record["wall_seconds"] < 120
-
-
 def test_a_failure_mid_training_keeps_the_finished_epochs(run_cli, tmp_path):
     # Keras's torch backend runs each training step eagerly, so this layer's
     # Python runs every step: 2 steps per epoch, it raises in epoch 3.
@@ -81,6 +74,7 @@ def test_a_timeout_keeps_the_epochs_it_finished(run_cli):
     assert result.returncode == 1
     record = result.record
     assert record["status"] == "timeout"
+    assert 25 <= record["wall_seconds"] < 60  # stopped at its limit, not at the end
     numbers = [e["epoch"] for e in record["epochs"]]
     assert numbers and numbers == list(range(1, len(numbers) + 1))
     assert record["summary"]["epochs"] == len(numbers)

@@ -70,6 +70,22 @@ def test_one_cpu_context_learns(run_cli, easy_data, mxnet_python):
     assert record["epochs"][-1]["memory"]["host_peak_rss_mib"] > 100
 
 
+def test_inference_runs_under_keras_2(run_cli, mxnet_python, tmp_path):
+    result = run_cli("infer", "--backend", "mxnet", "--model", "tiny", "--dataset", "synthetic",
+                     "--batch-sizes", "4", "--iterations", "12", "--test-samples", "8")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = result.record
+    assert (record["status"], record["config"]["mode"]) == ("ok", "infer"), record["error"]
+    assert record["environment"]["keras"] == "2.2.4.3"
+    figures = record["inference"]
+    assert figures["batches"] == 12 and 0 < figures["p50_s"] <= figures["p90_s"]
+    assert "| mxnet | float32 |" in (tmp_path / "reports" / "inference.md").read_text()
+
+    refused = run_cli("infer", "--backend", "mxnet", "--model", "tiny", "--input-on-device")
+    assert refused.returncode == 2
+    assert "--input-on-device needs Keras 3's convert_to_tensor" in refused.stderr
+
+
 def test_two_cpu_contexts_learn_with_identical_replicas(run_cli, easy_data, mxnet_python, tmp_path):
     result = run_cli(
         *("--backend", "mxnet", *EASY, "--data-dir", str(easy_data), "--gpus", "2"),

@@ -44,3 +44,16 @@ def test_every_generator_is_seeded_and_tensorflow_only_where_it_feeds(backend):
     assert first == second
     assert len({first[1], first[2]}) == 2 and 0 < first[1] < 1
     assert found["tensorflow"] is (backend == "tensorflow")
+
+
+def test_a_weights_digest_tells_seeds_apart():
+    import keras
+
+    from keras_profiler.models import tiny
+    from keras_profiler.training.description import weights_sha256
+
+    def digest(seed: int) -> str:
+        keras.utils.set_random_seed(seed)
+        return weights_sha256(tiny.build((32, 32, 3), 10).get_weights())
+
+    assert digest(1337) == digest(1337) != digest(7)

@@ -139,28 +139,30 @@ def test_a_run_out_of_memory_is_an_out_of_memory_cell_and_the_sweep_goes_on(tmp_
     assert huge_rows and all(row.count("out of memory") == 2 for row in huge_rows), page
     served_page = (tmp_path / "reports" / "inference.md").read_text()
     huge_part = next(s for s in served_page.split("\n## ") if s.startswith(str(HUGE_MODEL)))
-    huge_rows = [line for line in huge_part.splitlines() if line.startswith("| jax |")]
-    assert len(huge_rows) == 2, served_page  # latency and throughput
-    assert all(row.count("out of memory") == 2 for row in huge_rows), served_page
+    failed = "| jax | float32 | out of memory | out of memory |"
+    assert huge_part.count(failed) == 2, served_page  # latency and throughput
 
     again = _sweep(tmp_path, *args)  # out of memory is a result: not run again
     assert again.returncode == 0, again.stderr
     assert "0 to run; already recorded on this machine, skipped: 4 ok, 4 oom" in again.stderr
 
 
+# The quick matrix at one of its two batch sizes: its code paths at half
+# its runs (the batch-sizes page of several is the batch-sizes preset's test).
+QUICK = ("--quick", "--batch-sizes", "16", "--results-dir", "results", "--reports-dir", "reports")
+
+
 def test_quick_sweep_end_to_end_then_nothing_to_redo(tmp_path):
-    completed = _sweep(tmp_path, "--quick", "--results-dir", "results", "--reports-dir", "reports")
+    completed = _sweep(tmp_path, *QUICK)
     assert completed.returncode == 0, completed.stderr[-3000:]
     found = _records(tmp_path / "results")
     backends = sorted({r["config"]["backend"] for r in found})
-    assert len(found) == 6 * len(backends) and {"jax", "tensorflow", "torch"} <= set(backends)
+    assert len(found) == 3 * len(backends) and {"jax", "tensorflow", "torch"} <= set(backends)
     assert all(r["status"] == "ok" for r in found)
     assert all(r["summary"]["steady_images_per_second"] > 0 for r in found)
     reports = tmp_path / "reports"
     page = (reports / "tiny.md").read_text()
     assert "CPU (1)" in page and "CPU (2)" in page and "Speedup vs 1 device" in page
-    sizes = (reports / "batch-sizes.md").read_text()
-    assert "batch size 16" in sizes and "batch size 32" in sizes
     for name in ("README.md", "scaling.md", "models.md", "records.csv", "records.jsonl"):
         assert (reports / name).exists(), name
     # The figures in the reports are the records': every run's rate on its
@@ -170,7 +172,7 @@ def test_quick_sweep_end_to_end_then_nothing_to_redo(tmp_path):
     assert [i for i, rate in rates.items() if f"{rate:.2f}" not in page] == []
     scaling = (reports / "scaling.md").read_text()
     baselines = [r for r in found if r["config"]["strategy"] == "single"]
-    assert len(baselines) == 2 * len(backends)
+    assert len(baselines) == len(backends)
     assert all(f"{r['summary']['steady_images_per_second']:.2f}" in scaling for r in baselines)
     exported = pandas.read_csv(reports / "records.csv")
     assert dict(zip(exported["run_id"], exported["steady_images_per_second"])) == approx(rates)
@@ -179,7 +181,7 @@ def test_quick_sweep_end_to_end_then_nothing_to_redo(tmp_path):
     assert "| tiny " in summary and "2,842" in summary  # the tiny model's parameters
     before = {p.name: p.read_bytes() for p in reports.iterdir()}
 
-    again = _sweep(tmp_path, "--quick", "--results-dir", "results", "--reports-dir", "reports")
+    again = _sweep(tmp_path, *QUICK)
     assert again.returncode == 0, again.stderr
     assert f"{len(found)} configuration(s), 0 to run" in again.stderr
     assert len(_records(tmp_path / "results")) == len(found)

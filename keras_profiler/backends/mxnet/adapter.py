@@ -63,6 +63,11 @@ class MxnetBackend(Backend):
                 "--jit-compile on does not apply: MXNet always runs the model as one compiled "
                 "symbolic graph; leave --jit-compile out"
             )
+        if getattr(config, "input_on_device", False):
+            return (
+                "--input-on-device needs Keras 3's convert_to_tensor; keras-mxnet (Keras 2.2) "
+                "copies each batch in predict_on_batch: leave --input-on-device out"
+            )
         return None
 
     def missing_requirement(self):
