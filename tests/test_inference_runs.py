@@ -56,18 +56,24 @@ def test_bad_inference_input_is_one_line_exit_2_and_no_record(tmp_path, argument
 
 
 @pytest.mark.slow
-def test_a_batch_too_large_for_memory_is_recorded_and_the_others_go_on(tmp_path):
+def test_a_sweeps_batch_too_large_for_memory_is_recorded_and_the_sweep_goes_on(tmp_path):
+    matrix = tmp_path / "infer.toml"
     # 2**27 images of 32x32x3 float32: 1.5 PiB, which no allocator grants.
-    done = cli("infer", "--backend", "jax", "--model", "tiny", "--dataset", "synthetic",
-               "--batch-sizes", f"{2**27},2", "--iterations", "12", "--test-samples", "8",
-               "--results-dir", str(tmp_path / "r"), "--reports-dir", str(tmp_path / "reports"),
-               home=tmp_path)  # fmt: skip
+    matrix.write_text(
+        f'[matrix]\nbackends = ["jax"]\nmodels = ["tiny"]\ndata = ["synthetic"]\n'
+        f'batch_sizes = [{2**27}, 2]\nmodes = ["infer"]\n'
+        "[settings]\ninfer_iterations = 12\ntest_samples = 8\n"
+    )
+    folders = ("--results-dir", str(tmp_path / "r"), "--reports-dir", str(tmp_path / "reports"))
+    done = cli("sweep", str(matrix), *folders, home=tmp_path)
     assert done.returncode == 1, done.stderr[-2000:]
     found = {
         r["config"]["batch_size"]: r
         for r in (json.loads(p.read_text()) for p in (tmp_path / "r").glob("*/record.json"))
     }
     assert found[2**27]["status"] == "oom" and found[2]["status"] == "ok"
+    assert {r["config"]["mode"] for r in found.values()} == {"infer"}
+    assert found[2]["inference"]["batches"] == 12
     page = (tmp_path / "reports" / "inference.md").read_text()
     row = next(line for line in page.splitlines() if line.startswith("| jax | float32 | "))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
@@ -75,3 +81,7 @@ def test_a_batch_too_large_for_memory_is_recorded_and_the_others_go_on(tmp_path)
     assert "inference.md" in (tmp_path / "reports" / "README.md").read_text()
     # The training pages hold no inference record: with none else, there are none.
     assert not (tmp_path / "reports" / "records.csv").exists()
+    # Out of memory is a result: the sweep again has nothing to run.
+    again = cli("sweep", str(matrix), *folders, home=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "0 to run; already recorded on this machine, skipped: 1 ok, 1 oom" in again.stderr
