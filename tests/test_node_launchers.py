@@ -74,7 +74,8 @@ from keras_profiler import launcher
 from keras_profiler.nodes import launch
 
 def run(config, results_dir):
-    print(f"stub node {config.node_rank} of {config.nodes} meets at {config.coordinator}")
+    print(f"stub node {config.node_rank} of {config.nodes} meets at {config.coordinator}",
+          flush=True)
     if config.node_rank == 0:
         return launcher.record_not_supported(config, results_dir, "stub run")
 

@@ -64,6 +64,8 @@ _RUN_ID = re.compile(re.escape(RUN_ID_LINE) + r"(\S+)")
 RANK_FROM_ENVIRONMENT = "env"
 
 KEYS = ("rates",)
+# How long a node's output may still come once its launcher has ended.
+READ_REST_S = 30.0
 
 
 class LaunchFailed(RuntimeError):
@@ -254,9 +256,11 @@ def wait_for(nodes: list[Node], timeout: float | None) -> bool:
         for node in nodes:
             node.process.terminate()
         _wait([node.process for node in nodes], 10)
+    # What the nodes printed last is still in the pipes: read it all (a
+    # bound only for a child of theirs left holding a pipe open).
     for node in nodes:
         for reader in node._readers:
-            reader.join(timeout=5)
+            reader.join(timeout=READ_REST_S)
     return timed_out
 
 
