@@ -23,9 +23,9 @@ RUN = [
     [
         (
             ["--backend", "tensorflow", "--nodes", "2", "--coordinator", "h:1"],
-            "--nodes 2: the tensorflow backend cannot span nodes: Keras 3's fit is reported not "
-            "to train under tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras#20585, "
-            "open); use jax or torch",
+            "--nodes 2: the tensorflow backend cannot span nodes: Keras 3's fit fails under "
+            "tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras#20585, open; "
+            "bench/results/tf-multi-worker.md); use jax or torch",
         ),
         (
             ["--backend", "torch", "--nodes", "2"],

@@ -9,11 +9,11 @@ NCCL = "replicated-nccl"
 
 class TensorFlowBackend(Backend):
     name = "tensorflow"
-    # Not tried here: the report upstream is that Keras 3's fit fails under
-    # it, the TensorFlow tutorial included, since TensorFlow 2.16.
+    # Tried here: bench/tf_multi_worker.py (two workers, TensorFlow's own
+    # tutorial setup) fails in fit as keras-team/keras#20585 reports.
     multi_node_refusal = (
-        "Keras 3's fit is reported not to train under tf.distribute."
-        "MultiWorkerMirroredStrategy (keras-team/keras#20585, open); use jax or torch"
+        "Keras 3's fit fails under tf.distribute.MultiWorkerMirroredStrategy "
+        "(keras-team/keras#20585, open; bench/results/tf-multi-worker.md); use jax or torch"
     )
     library = "tensorflow"
     pip_requirement = "tensorflow"
