@@ -121,7 +121,8 @@ def _free_port() -> int:
 
 def _markdown(outcomes: list[str]) -> str:
     lines = _tool_runs.header("Keras 3 fit under MultiWorkerMirroredStrategy")
-    lines += ["", f"{WORKERS} workers on loopback, TF_CONFIG set as TensorFlow's tutorial does.", ""]
+    setup = f"{WORKERS} workers on loopback, TF_CONFIG set as TensorFlow's tutorial does."
+    lines += ["", setup, ""]
     lines += ["| worker | outcome |", "| --- | --- |"]
     lines += [f"| {i} | {outcome.replace('|', '/')} |" for i, outcome in enumerate(outcomes)]
     trained = all("; trained;" in outcome for outcome in outcomes)
