@@ -333,11 +333,8 @@ class RunConfig:
         _check_choice("mode", self.mode, MODES)
         if self.mode != "infer":
             return
-        for name, value in (("devices", self.devices), ("nodes", self.nodes)):
-            if value > 1:
-                raise ValueError(
-                    f"infer measures one device on one node for now: drop {flag(name)} {value}"
-                )
+        if self.nodes > 1:
+            raise ValueError(f"infer measures one node for now: drop {flag('nodes')} {self.nodes}")
         if self.infer_iterations is not None and self.infer_iterations < 1:
             raise ValueError(f"--iterations must be at least 1, got {self.infer_iterations}")
         if self.infer_seconds is not None and not self.infer_seconds > 0:

@@ -79,4 +79,22 @@ def test_a_served_models_page_links_its_inference_section(tmp_path):
         "[inference.md](inference.md), *resnet50 on Test CPU: cifar10*.\n"
     )
     served_page = (tmp_path / "reports" / "inference.md").read_text()
-    assert "| jax | float32 | 2.00 / 3.00 |" in served_page
+    assert "| jax | float32 | 1 | 2.00 / 3.00 |" in served_page
+
+
+def test_several_devices_are_their_own_row_and_no_single_stream(tmp_path):
+    from test_report import run as record_of
+
+    from keras_profiler import records, report
+
+    for run_id, devices, p50, rate in (("i1", 1, 0.002, 500.0), ("i2", 2, 0.003, 1333.3)):
+        served = record_of(run_id, "jax", devices, mode="infer", batch_size=1)
+        served.epochs = []
+        served.inference = {"p50_s": p50, "p90_s": p50 * 1.5, "samples_per_second": rate}
+        records.write(served, tmp_path / "results")
+    report.generate(tmp_path / "results", tmp_path / "reports")
+    page = (tmp_path / "reports" / "inference.md").read_text()
+    assert "| jax | float32 | 1 | 2.00 / 3.00 |" in page
+    assert "| jax | float32 | 2 | 3.00 / 4.50 |" in page
+    assert "| jax | float32 | 1 | 3.00 | 500.0 (1) |" in page
+    assert "| jax | float32 | 2 | n/a: 2 devices | 1333.3 (1) |" in page

@@ -12,28 +12,37 @@ from backend_runs import tool as cli
 INFER = ["--model", "tiny", "--dataset", "synthetic", "--iterations", "12", "--test-samples", "8",
          "--no-report"]  # fmt: skip
 # Two batch sizes under jax (two records, two fresh workers); one elsewhere.
+# jax and tensorflow over 2 virtual devices (each batch split between them),
+# torch on one.
 BATCH_SIZES = {"jax": [1, 4], "tensorflow": [4], "torch": [4]}
+DEVICES = {"jax": 2, "tensorflow": 2, "torch": 1}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "tensorflow", "torch"])
 def test_each_batch_size_is_one_inference_record(tmp_path, backend):
-    sizes = BATCH_SIZES[backend]
+    sizes, devices = BATCH_SIZES[backend], DEVICES[backend]
     done = cli("infer", "--backend", backend, *INFER, "--batch-sizes", ",".join(map(str, sizes)),
-               "--results-dir", str(tmp_path / "r"), home=tmp_path)  # fmt: skip
+               "--gpus", str(devices), "--results-dir", str(tmp_path / "r"),
+               home=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     found = [json.loads(p.read_text()) for p in sorted((tmp_path / "r").glob("*/record.json"))]
     assert sorted(r["config"]["batch_size"] for r in found) == sizes
     for record in found:
         assert record["status"] == "ok" and record["config"]["mode"] == "infer"
         assert record["epochs"] == [] and record["run_id"].split("-")[1] == "infer"
+        assert record["config"]["devices"] == devices
         figures = record["inference"]
+        # Each measured batch holds the batch size on every device.
+        assert figures["batch_size"] == record["config"]["batch_size"] * devices
         assert figures["batches"] == 12 and figures["warmup_batches"] >= 10
         assert 0 < figures["p50_s"] <= figures["p90_s"] <= figures["p95_s"] <= figures["p99_s"]
         assert figures["samples_per_second"] == pytest.approx(
             figures["batch_size"] / figures["mean_s"]
         )
         assert figures["host_to_device_copy"] == "timed, each batch"
+        # The timed path computes what Keras's predict does, over every share.
+        assert figures["max_abs_difference_from_predict"] < 1e-5
     lines = [line for line in done.stdout.splitlines() if ": ok: " in line]
     assert len(lines) == len(sizes)
     assert all(f"ok: {backend} inference, batch " in line for line in lines)
@@ -42,7 +51,10 @@ def test_each_batch_size_is_one_inference_record(tmp_path, backend):
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        (["--gpus", "2"], "infer measures one device on one node for now: drop --gpus 2"),
+        (["--backend", "torch", "--gpus", "2"],
+         "infer --gpus 2: the torch backend cannot serve one model over several devices here: "
+         "Keras's torch backend spreads devices as one process each (DDP inside fit), and its "
+         "predict step has no such path; use jax or tensorflow, or --gpus 1"),
         (["--iterations", "5", "--duration", "3"],
          "--iterations and --duration both bound the measurement: give one"),
     ],
@@ -77,7 +89,8 @@ def test_a_sweeps_batch_too_large_for_memory_is_recorded_and_the_sweep_goes_on(t
     page = (tmp_path / "reports" / "inference.md").read_text()
     row = next(line for line in page.splitlines() if line.startswith("| jax | float32 | "))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
-    assert " / " in cells[2] and cells[3] == "out of memory"  # batch 2, then 2**27
+    assert cells[2] == "1"  # device
+    assert " / " in cells[3] and cells[4] == "out of memory"  # batch 2, then 2**27
     assert "inference.md" in (tmp_path / "reports" / "README.md").read_text()
     # The training pages hold no inference record: with none else, there are none.
     assert not (tmp_path / "reports" / "records.csv").exists()

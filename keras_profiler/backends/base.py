@@ -66,6 +66,10 @@ class Backend:
     # What meets the nodes and carries their collectives, in words.
     multi_node_engine: str | None = None
     multi_node_refusal: str = "it cannot train across machines here"
+    # Why `infer --gpus N` (N > 1) cannot run under this backend, in words
+    # for a one-line refusal; None where its data-parallel setup serves
+    # predict too.
+    multi_device_infer_refusal: str | None = None
 
     def strategy_label(self, strategy: str) -> str:
         """``strategy`` in the words of the reference tables."""
@@ -121,6 +125,12 @@ class Backend:
 
     def setup(self, config) -> None:
         """Exposes the run's devices; called before any model is built."""
+
+    def inference_input(self, batch):
+        """``batch`` as ``predict_on_batch`` takes it, split over the run's
+        devices where the backend's predict step would not split it itself;
+        here, one device: as it is."""
+        return batch
 
     # Keras 3's API; the MXNet adapter answers these with Keras 2.2's.
 

@@ -95,6 +95,18 @@ class JaxBackend(Backend):
         share = config.batch_size * config.devices
         return test_part(x, y, share, config.nodes, config.node_rank)
 
+    def inference_input(self, batch):
+        import keras
+
+        distribution = keras.distribution.distribution()
+        if distribution is None:
+            return batch
+        # predict_on_batch hands its input to jit as it is, which would run
+        # the whole batch on every device; Keras's predict lays each batch
+        # out over the devices first, as this does.
+        layout = distribution.get_data_layout(batch.shape)
+        return keras.distribution.distribute_tensor(batch, layout)
+
     def gather(self, value):
         import json
 

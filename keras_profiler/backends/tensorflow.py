@@ -74,6 +74,19 @@ class TensorFlowBackend(Backend):
             return super().scope()
         return self._strategy.scope()
 
+    def inference_input(self, batch):
+        if self._strategy is None:
+            return batch
+        import tensorflow as tf
+
+        # predict_on_batch under a strategy runs a plain tensor whole on every
+        # replica; per-replica values give each its share, as fit's
+        # distributed dataset does.
+        shards = tf.split(batch, self._strategy.num_replicas_in_sync)
+        return self._strategy.experimental_distribute_values_from_function(
+            lambda context: shards[context.replica_id_in_sync_group]
+        )
+
     def replica_differences(self, model):
         if getattr(self, "_strategy", None) is None:
             return 0.0, 0.0

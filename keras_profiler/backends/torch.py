@@ -23,6 +23,10 @@ KERAS_WITH_DDP = "keras-nightly>=3.16.0.dev2026102704"
 
 
 class TorchBackend(Backend):
+    multi_device_infer_refusal = (
+        "Keras's torch backend spreads devices as one process each (DDP inside fit), and "
+        "its predict step has no such path; use jax or tensorflow, or --gpus 1"
+    )
     name = "torch"
     multi_node_strategy = "ddp"
     multi_node_engine = "torch.distributed: c10d TCPStore rendezvous, gloo (CPU) or nccl (GPU)"

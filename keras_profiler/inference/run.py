@@ -4,19 +4,26 @@ Keras's compiled predict step (keras_profiler.inference.helper)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from keras_profiler import input_pipeline
 from keras_profiler.inference.helper import _rows
 from keras_profiler.inference.timing import time_batches
 
 
 def measure(keras, config, adapter, model, data) -> dict:
-    """The figures of ``config.batch_size``, as a record's ``inference``."""
-    batch = input_pipeline.as_input(_rows(data.x_test, config.batch_size), config.data_format)
+    """The figures of ``config.batch_size`` a device, as a record's
+    ``inference``: each measured batch holds that many rows per device."""
+    rows = input_pipeline.as_input(_rows(data.x_test, config.global_batch_size), config.data_format)
     if config.input_on_device:
-        batch = keras.ops.convert_to_tensor(batch)
+        placed = adapter.inference_input(keras.ops.convert_to_tensor(rows))
+        run_batch = lambda: model.predict_on_batch(placed)  # noqa: E731
+    else:
+        run_batch = lambda: model.predict_on_batch(adapter.inference_input(rows))  # noqa: E731
+    difference = _against_predict(model, run_batch(), rows)
     figures = time_batches(
-        lambda: model.predict_on_batch(batch),
-        config.batch_size,
+        run_batch,
+        config.global_batch_size,
         iterations=config.infer_iterations,
         duration_s=config.infer_seconds,
     )
@@ -26,5 +33,20 @@ def measure(keras, config, adapter, model, data) -> dict:
         "step": "Keras predict_on_batch (compiled predict step; outputs returned to the host)",
         "compiled": bool(getattr(model, "jit_compile", False)),
         "host_to_device_copy": "not timed" if config.input_on_device else "timed, each batch",
+        "max_abs_difference_from_predict": difference,
         "device_peak_bytes": peaks,
     }
+
+
+def _against_predict(model, outputs, rows) -> float:
+    """The largest difference between the measured path's outputs and
+    Keras's own ``predict`` of the same rows: the timed step must compute
+    the model, over every device's share, and nothing cheaper."""
+    expected = np.asarray(model.predict(rows, batch_size=len(rows), verbose=0))
+    outputs = np.asarray(outputs)
+    if outputs.shape != expected.shape:
+        raise RuntimeError(
+            f"the inference path returned outputs of shape {outputs.shape} for "
+            f"{len(rows)} rows; Keras's predict returns {expected.shape}"
+        )
+    return float(np.max(np.abs(outputs.astype("float64") - expected.astype("float64"))))

@@ -31,8 +31,9 @@ def page(records: list) -> dict[str, str | bytes]:
         "# Inference",
         "",
         "Forward only, through Keras's compiled predict step, the device waited for at each "
-        "batch (docs/usage.md#inference). Latency per batch: p50 / p90 in milliseconds; "
-        "throughput: samples/sec. The latest record of each cell.",
+        "batch (docs/usage.md#inference). Batch: samples a device; over several devices "
+        "each measured batch holds that many a device. Latency per batch: p50 / p90 in "
+        "milliseconds; throughput: samples/sec. The latest record of each cell.",
     ]
     files: dict[str, str | bytes] = {}
     for number, (title, group) in enumerate(_groups(records), start=1):
@@ -74,11 +75,12 @@ def _tables(records: list) -> list[str]:
     latest = {}
     for record in records:  # oldest first: the latest stays
         config = record.config
-        latest[(config["backend"], config["precision"], config["batch_size"])] = record
-    rows = sorted({(b, p) for b, p, _ in latest})
-    batches = sorted({size for _, _, size in latest})
-    head = "| backend | precision | " + " | ".join(f"batch {b}" for b in batches) + " |"
-    rule = "|" + " --- |" * (2 + len(batches))
+        key = (config["backend"], config["precision"], config.get("devices", 1))
+        latest[(*key, config["batch_size"])] = record
+    rows = sorted({key[:3] for key in latest})
+    batches = sorted({key[3] for key in latest})
+    head = "| backend | precision | devices | " + " | ".join(f"batch {b}" for b in batches) + " |"
+    rule = "|" + " --- |" * (3 + len(batches))
 
     def cell(key, text):
         record = latest.get(key)
@@ -89,31 +91,33 @@ def _tables(records: list) -> list[str]:
         return text(record.inference)
 
     latency = [head, rule] + [
-        f"| {b} | {p} | " + " | ".join(
-            cell((b, p, n), lambda f: f"{f['p50_s'] * 1e3:.2f} / {f['p90_s'] * 1e3:.2f}")
+        f"| {b} | {p} | {d} | " + " | ".join(
+            cell((b, p, d, n), lambda f: f"{f['p50_s'] * 1e3:.2f} / {f['p90_s'] * 1e3:.2f}")
             for n in batches
         ) + " |"
-        for b, p in rows
+        for b, p, d in rows
     ]  # fmt: skip
     throughput = [head, rule] + [
-        f"| {b} | {p} | " + " | ".join(
-            cell((b, p, n), lambda f: f"{f['samples_per_second']:.1f}") for n in batches
+        f"| {b} | {p} | {d} | " + " | ".join(
+            cell((b, p, d, n), lambda f: f"{f['samples_per_second']:.1f}") for n in batches
         ) + " |"
-        for b, p in rows
+        for b, p, d in rows
     ]  # fmt: skip
-    scenarios = ["| backend | precision | SingleStream: p90 at batch 1 (ms) | Offline: best "
-                 "samples/sec (batch) |", "| --- | --- | --- | --- |"]  # fmt: skip
-    for b, p in rows:
-        ok = [latest[k] for k in latest if k[:2] == (b, p) and latest[k].status == "ok"]
+    scenarios = ["| backend | precision | devices | SingleStream: p90 at batch 1 (ms) | Offline: "
+                 "best samples/sec (batch) |", "| --- | --- | --- | --- | --- |"]  # fmt: skip
+    for b, p, d in rows:
+        ok = [latest[k] for k in latest if k[:3] == (b, p, d) and latest[k].status == "ok"]
         single = next((r.inference for r in ok if r.config["batch_size"] == 1), None)
         best = max(ok, key=lambda r: r.inference["samples_per_second"], default=None)
         p90 = f"{single['p90_s'] * 1e3:.2f}" if single else "not run"
+        if d > 1:  # one sample at a time is SingleStream; a batch a device is not
+            p90 = f"n/a: {d} devices"
         offline = (
             f"{best.inference['samples_per_second']:.1f} ({best.config['batch_size']})"
             if best
             else "none ok"
         )
-        scenarios.append(f"| {b} | {p} | {p90} | {offline} |")
+        scenarios.append(f"| {b} | {p} | {d} | {p90} | {offline} |")
     return ["Latency, p50 / p90 (ms):", "", *latency, "", "Throughput (samples/sec):", "",
             *throughput, "", *scenarios]  # fmt: skip
 
@@ -124,7 +128,10 @@ def _plot(title: str, records: list) -> bytes:
     series: dict[str, list] = {}
     for record in records:
         if record.status == "ok":
-            key = f"{record.config['backend']} {record.config['precision']}"
+            devices = record.config.get("devices", 1)
+            key = f"{record.config['backend']} {record.config['precision']}" + (
+                f", {devices} devices" if devices > 1 else ""
+            )
             series.setdefault(key, []).append(
                 (record.config["batch_size"], record.inference["p50_s"] * 1e3)
             )

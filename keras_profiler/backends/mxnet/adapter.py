@@ -23,6 +23,10 @@ class MxnetBackend(Backend):
         "distributed kvstore (dist_sync, with its parameter servers) is not wired in; use "
         "jax or torch"
     )
+    # Not measured: keras-mxnet's predict over several contexts.
+    multi_device_infer_refusal = (
+        "keras-mxnet's multi-context predict is not measured here; use --gpus 1"
+    )
     library = "mxnet"
     strategies = {
         MULTI_CONTEXT: "keras-mxnet's compile(context=[gpu(0), ..., gpu(N-1)]): one process, "
