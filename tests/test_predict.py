@@ -44,6 +44,7 @@ def test_torch_times_each_gradient_with_autograd_hooks(profiled):
     rows = profile["layers"]
     # Backward makes the last layer's gradient first.
     assert [(r["layer"], r["gradient_bytes"]) for r in rows] == list(GRADIENT_BYTES.items())
+    assert [r["tensors"] for r in rows] == [2, 2, 2]  # each a kernel and a bias
     ready = [r["ready_s"] for r in rows]
     assert ready == sorted(ready) and ready[0] >= 0 and ready[-1] <= profile["backward_s"] * 1.5
     total = profile["forward_s"] + profile["backward_s"] + profile["update_s"]
@@ -107,7 +108,7 @@ def test_a_prediction_at_one_device_is_the_measurement(profiled, tmp_path, backe
         (["--network", "custom:fast,slow"], "custom:fast,slow is not BANDWIDTH,LATENCY: give "
          "e.g. custom:25gbit,20us (gbit, mbit, gb or mb a second; s, ms, us or ns)"),
         (["--methods", "bsp,magic"], "--methods magic: give any of bsp, wfbp, mg-wfbp, "
-         "ddp-buckets, ps"),
+         "ddp-buckets, ps, unfused"),
     ],
 )  # fmt: skip
 def test_bad_prediction_input_is_one_line_and_exit_2(tmp_path, arguments, message):

@@ -58,6 +58,19 @@ def test_bsp_exchanges_everything_after_backward():
     assert s.bsp(two_layers(), ring2) == pytest.approx(0.025 + 0.05 + 0.010)
 
 
+def test_unfused_pays_each_tensors_latency_after_backward():
+    # The first layer's 4 MB in 2 tensors, the last's in 1: three ring
+    # all-reduces of 2 ms latency each, 8 MB in all, after 75 ms of compute.
+    profile = s.Profile(
+        forward_s=0.025,
+        backward_s=0.05,
+        gradients=[s.Gradient(4e6, 0.02, tensors=1), s.Gradient(4e6, 0.05, tensors=2)],
+    )
+    assert s.unfused(profile, ring2) == pytest.approx(0.075 + 3 * 0.002 + 8e6 / 1e9)
+    # One tensor a layer: as many exchanges as layers, BSP's bytes.
+    assert s.unfused(two_layers(), ring2) == pytest.approx(0.075 + 2 * 0.002 + 8e6 / 1e9)
+
+
 def test_wfbp_overlaps_each_gradient_with_the_rest_of_backward():
     # The first gradient's exchange runs 20-26 ms into backward, the
     # second's 50-56 ms: the step is 25 + 56 ms.
@@ -105,7 +118,7 @@ def test_more_bandwidth_never_predicts_a_longer_step():
         link = c.Link(alpha_s=0.001, beta_bytes_per_s=beta)
         steps.append(
             [s.step_time(m, profile, lambda n, given=link: c.ring_allreduce(n, 8, given))
-             for m in ("bsp", "wfbp", "mg-wfbp")]
+             for m in ("bsp", "unfused", "wfbp", "mg-wfbp")]
         )  # fmt: skip
     for slower, faster in zip(steps, steps[1:]):
         assert all(f <= w for f, w in zip(faster, slower))

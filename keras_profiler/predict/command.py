@@ -17,7 +17,7 @@ from keras_profiler.errors import UsageError
 from keras_profiler.options import Parser
 from keras_profiler.predict import networks, page
 from keras_profiler.predict.measured import Source, matching_runs
-from keras_profiler.predict.scenarios import ALGORITHMS, METHODS, Scenario
+from keras_profiler.predict.scenarios import ALGORITHMS, DEFAULT_METHODS, METHODS, Scenario
 
 PROG = "python -m keras_profiler predict"
 
@@ -35,8 +35,9 @@ def parser() -> Parser:
     p.add_argument("--intra", default="nvlink", metavar="LINK",
                    help=f"the link within a node: {', '.join(networks.INTRA)} or "
                         "custom:BANDWIDTH,LATENCY")  # fmt: skip
-    p.add_argument("--methods", type=_items, default=list(METHODS), metavar="LIST",
-                   help=f"comma-separated: {', '.join(METHODS)}")  # fmt: skip
+    p.add_argument("--methods", type=_items, default=list(DEFAULT_METHODS), metavar="LIST",
+                   help=f"comma-separated: {', '.join(METHODS)} (default: all but "
+                        "unfused)")  # fmt: skip
     p.add_argument("--allreduce", choices=ALGORITHMS, default="ring")
     p.add_argument("--bucket-mb", type=float, default=25.0, metavar="MB",
                    help="DDP's bucket size, for ddp-buckets (PyTorch's default: 25)")  # fmt: skip

@@ -60,9 +60,14 @@ class Source:
             forward_s=lp["forward_s"] * scale,
             backward_s=lp["backward_s"] * scale,
             update_s=lp["update_s"] * scale,
-            gradients=[Gradient(r["gradient_bytes"], r["ready_s"] * scale) for r in lp["layers"]],
+            gradients=[_gradient(r, scale) for r in lp["layers"]],
         )
         return cls(record, profile, speed, lp["method"])
+
+
+def _gradient(row: dict, scale: float) -> Gradient:
+    # Records before tensor counts were kept hold one tensor a layer.
+    return Gradient(row["gradient_bytes"], row["ready_s"] * scale, row.get("tensors", 1))
 
 
 def _read(path: Path) -> dict:

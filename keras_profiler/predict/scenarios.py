@@ -2,8 +2,9 @@
 ``per_node`` devices, over a network, with a method of exchanging the
 gradients (docs/prediction.md).
 
-Methods (``METHODS``): ``bsp``, ``wfbp``, ``mg-wfbp`` and ``ddp-buckets``
-all-reduce the gradients (ring by default, or tree); ``ps`` pushes and pulls
+Methods (``METHODS``): ``bsp``, ``wfbp``, ``mg-wfbp``, ``ddp-buckets`` and
+``unfused`` (one all-reduce per weight tensor, after backward: XLA on
+CPUs) all-reduce the gradients (ring by default, or tree); ``ps`` pushes and pulls
 them through k parameter servers, each gradient once it is ready (the
 reference table's WFBP-PS). Across nodes of several devices the all-reduce
 is hierarchical: a reduce-scatter within each node over ``intra``, an
@@ -26,7 +27,10 @@ from dataclasses import dataclass
 from keras_profiler.predict import collectives, schedules
 from keras_profiler.predict.networks import INTRA, Network
 
-METHODS = ("bsp", "wfbp", "mg-wfbp", "ddp-buckets", "ps")
+METHODS = ("bsp", "wfbp", "mg-wfbp", "ddp-buckets", "ps", "unfused")
+# What predict shows unless --methods says otherwise: unfused is one
+# engine's behaviour on CPUs (XLA's), asked for by name.
+DEFAULT_METHODS = METHODS[:-1]
 ALGORITHMS = ("ring", "tree")
 
 

@@ -128,4 +128,5 @@ def from_hooks(layers: list[dict], steps: list[dict]) -> dict:
 
 
 def _public(layer: dict) -> dict:
-    return {k: layer[k] for k in ("layer", "gradient_bytes", "macs_per_image")}
+    kept = {k: layer[k] for k in ("layer", "gradient_bytes", "macs_per_image")}
+    return {**kept, "tensors": len(layer["weights"])}
