@@ -55,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="unshaped,1gbit,300mbit,100mbit")
     parser.add_argument("--nodes", default="1,2", help="node counts, 1 for the baseline")
+    parser.add_argument("--backends", default="jax,torch")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--output", type=Path, default=RESULTS / "netns-scaling")
@@ -66,11 +67,13 @@ def main() -> None:
     nodes = [int(n) for n in args.nodes.split(",")]
     runs = []
     with tempfile.TemporaryDirectory(prefix="kp-bench-") as scratch:
-        for bucket in (None, 1):  # torch's default 25 MB buckets, then 1 MB
+        backends = [b.strip() for b in args.backends.split(",")]
+        # torch's default 25 MB buckets, then 1 MB (torch only)
+        for bucket in (None, 1) if "torch" in backends else (None,):
             matrix = Path(scratch) / f"matrix-{bucket}.toml"
             text = MATRIX.format(
                 batch=args.batch_size, rates=json.dumps(rates), steps=args.steps, nodes=nodes
-            )
+            ).replace('["jax", "torch"]', json.dumps(backends))
             if bucket:  # the second pass: torch only, its buckets smaller
                 text = text.replace('["jax", "torch"]', '["torch"]') + f"bucket_mb = {bucket}\n"
             matrix.write_text(text)
