@@ -9,16 +9,21 @@
    same 1-node run at once, each pinned where node i of N runs, for each
    node count N of the measured runs (with more nodes than cores, nodes
    share cores); the slowdown is the profiled speed over the copies' mean.
-3. Predicts every multi-node run of bench/results/netns-scaling*.json from
-   the profile alone, over a link of the bus bandwidth its probe measured
-   (latency 0 where the row has none): torch as DDP's buckets of its
-   bucket size, jax as BSP (XLA all-reduces the gradients once the step's
-   backward is done); once as the cost model has it, once with the
+3. Predicts every multi-node run of ``--measured`` (bench/results/
+   netns-scaling*.json files) from the profile alone: torch as DDP's
+   buckets of its bucket size, over a link of the bus bandwidth and
+   latency its torch-gloo probe measured (latency 0 where the row has
+   none); jax, with ``--jax-collectives`` (bench/netns_jax_collectives.py's
+   figures for the same node count and link), as the ``unfused`` method
+   (XLA's CPU backend all-reduces each weight tensor apart, once backward
+   is done) over the link those figures give, otherwise as BSP over the
+   torch probe's link; once as the cost model has it, once with the
    measured slowdown applied to compute.
 4. Writes predicted against measured, with the median and worst absolute
    error of each, to bench/results/predict-validation.{md,json}.
 
-    python bench/predict_validation.py [--steps 6]
+    python bench/predict_validation.py [--steps 6] [--backends jax,torch]
+        [--measured FILE,FILE] [--jax-collectives FILE] [--output PATH]
 """
 
 from __future__ import annotations
@@ -41,16 +46,27 @@ from keras_profiler.predict.networks import Network
 from keras_profiler.predict.scenarios import Scenario
 
 RESULTS = Path(__file__).parent / "results"
-MEASURED = sorted(RESULTS.glob("netns-scaling*.json"))
-BACKENDS = ("jax", "torch")
+# The Intel Xeon's runs (bench/README.md names the machines): a profile
+# predicts the runs of the machine it ran on only.
+MEASURED = [RESULTS / "netns-scaling.json", RESULTS / "netns-scaling-4-nodes.json"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--output", type=Path, default=RESULTS / "predict-validation")
+    parser.add_argument("--backends", default="jax,torch")
+    parser.add_argument("--measured", type=_paths, default=MEASURED)
+    parser.add_argument("--jax-collectives", type=Path)
     args = parser.parse_args()
-    rows = [r for path in MEASURED for r in json.loads(path.read_text()) if r["nodes"] > 1]
+    backends = [b.strip() for b in args.backends.split(",")]
+    collectives = json.loads(args.jax_collectives.read_text()) if args.jax_collectives else None
+    rows = [
+        r
+        for path in args.measured
+        for r in json.loads(path.read_text())
+        if r["nodes"] > 1 and r["backend"] in backends
+    ]
     node_counts = sorted({r["nodes"] for r in rows})
     shares = {len(netns.cores_of(0, n)) for n in node_counts}
     if len(shares) > 1:
@@ -59,15 +75,19 @@ def main() -> None:
         flags = _flags(args.steps)
         one_node = netns.cores_of(0, max(node_counts))
         sources = {
-            b: _profile(b, flags, Path(scratch) / f"profile-{b}", one_node) for b in BACKENDS
+            b: _profile(b, flags, Path(scratch) / f"profile-{b}", one_node) for b in backends
         }
         slowdowns = {
             (b, n): _slowdown(b, flags, n, sources[b], Path(scratch) / f"shared-{b}-{n}")
-            for b in BACKENDS
+            for b in backends
             for n in node_counts
         }
-    results = [_predicted(row, sources, slowdowns) for row in rows if row["status"] == "ok"]
+    results = [
+        _predicted(row, sources, slowdowns, collectives) for row in rows if row["status"] == "ok"
+    ]
     output = {
+        "measured": [str(p.relative_to(RESULTS.parent.parent)) for p in args.measured],
+        "jax_collectives": collectives,
         "profile_cores": one_node,
         "sharing": {str(n): _sharing(n) for n in node_counts},
         "profiles": {b: _described(s) for b, s in sources.items()},
@@ -76,6 +96,10 @@ def main() -> None:
     }
     args.output.with_suffix(".json").write_text(json.dumps(output, indent=1) + "\n")
     _tool_runs.write(args.output.with_suffix(".md"), _markdown(output))
+
+
+def _paths(text: str) -> list[Path]:
+    return [Path(item) for item in text.split(",")]
 
 
 def _flags(steps: int) -> list[str]:
@@ -125,28 +149,50 @@ def _slowdown(backend, flags, copies: int, source: Source, results: Path) -> flo
     return source.images_per_second / statistics.fmean(speeds)
 
 
-def _predicted(row: dict, sources: dict, slowdowns: dict) -> dict:
+def _probe_link(row: dict) -> Link:
+    """The torch probe's fit is the whole all-reduce among the nodes: a ring
+    link carries busbw, and 1 / 2(p-1) of its latency (networks.measured)."""
+    alpha = (row.get("alpha_s") or 0.0) / (2 * (row["nodes"] - 1))
+    return Link(alpha, row["busbw_gbit_per_s"] * 1e9 / 8)
+
+
+def _jax_link(row: dict, collectives: list[dict]) -> Link:
+    """A ring link from jax's own all-reduce figures on the same node count
+    and link: one collective's cost is 2(p-1) alpha (its 1 KiB is nothing
+    beside it); the large one's time less that is 2(p-1)/p m / beta."""
+    (found,) = [c for c in collectives if (c["nodes"], c["link"]) == (row["nodes"], row["link"])]
+    steps = 2 * (row["nodes"] - 1)
+    alpha = found["per_collective_s"] / steps
+    moving = found["large_s"] - steps * alpha
+    return Link(alpha, steps / row["nodes"] * found["large_bytes"] / moving)
+
+
+def _predicted(row: dict, sources: dict, slowdowns: dict, collectives: list | None) -> dict:
     backend, nodes = row["backend"], row["nodes"]
-    # The probe's fit is the whole all-reduce among the nodes: a ring link
-    # carries busbw, and 1 / 2(p-1) of its latency (networks.measured).
-    busbw = row["busbw_gbit_per_s"] * 1e9 / 8
-    alpha = (row.get("alpha_s") or 0.0) / (2 * (nodes - 1))
-    link = Network(row["link"], Link(alpha, busbw), "measured busbw")
-    method = "ddp-buckets" if backend == "torch" else "bsp"
+    if backend == "jax" and collectives:
+        method, link = "unfused", _jax_link(row, collectives)
+    else:
+        method, link = ("ddp-buckets" if backend == "torch" else "bsp"), _probe_link(row)
     source = sources[backend]
 
-    def speed(slowdown: float) -> float:
+    def speed(slowdown: float, method: str = method, link: Link = link) -> float:
         scenario = Scenario(
-            per_node=1, nodes=nodes, network=link, method=method,
-            bucket_mb=row["bucket_mb"] or 25.0, slowdown=slowdown,
+            per_node=1, nodes=nodes, network=Network(row["link"], link, "measured"),
+            method=method, bucket_mb=row["bucket_mb"] or 25.0, slowdown=slowdown,
         )  # fmt: skip
         return scenario.images_per_second(source.profile, source.batch_size)
 
     measured, slowdown = row["images_per_second"], slowdowns[(backend, nodes)]
     plain, fair, shared = speed(1.0), speed(float(_sharing(nodes))), speed(slowdown)
+    # For comparison: jax as before, one all-reduce over the torch probe's link.
+    bsp = speed(float(_sharing(nodes)), "bsp", _probe_link(row)) if backend == "jax" else None
     return {
         **{k: row[k] for k in ("backend", "bucket_mb", "link", "nodes", "busbw_gbit_per_s")},
         "method": method,
+        "link_alpha_s": link.alpha_s,
+        "link_beta_gbit_per_s": link.beta_bytes_per_s * 8 / 1e9,
+        "predicted_fair_bsp_probe": bsp,
+        "error_fair_bsp_probe": None if bsp is None else (bsp - measured) / measured,
         "measured": measured,
         "predicted": plain,
         "error": (plain - measured) / measured,
@@ -173,9 +219,11 @@ def _markdown(output: dict) -> str:
         *_tool_runs.header("Predicted against measured: ResNet-18 over netns nodes"),
         "",
         "Each multi-node run of "
-        + ", ".join(f"`{p.relative_to(RESULTS.parent.parent)}`" for p in MEASURED)  # fmt: skip
-        + " predicted from one profiled 1-node run (below) and its link's measured bus "
-        "bandwidth and latency (latency 0 where the row has none). 'as modelled': the cost "
+        + ", ".join(f"`{p}`" for p in output["measured"])
+        + " predicted from one profiled 1-node run (below) by the method named, over the "
+        "link its row names: torch's probe's bus bandwidth and latency (latency 0 where the "
+        "row has none), or for jax's unfused method jax's own all-reduce figures on that "
+        "link (bench/netns_jax_collectives.py). 'as modelled': the cost "
         "model alone; 'fair share': each node's compute slowed by the number of nodes pinned "
         "to its cores (netns.cores_of: more nodes than cores share them); 'shared cores': "
         "each node's compute slowed by the measured slowdown of N 1-node runs at once, each "
@@ -195,14 +243,16 @@ def _markdown(output: dict) -> str:
         + ", ".join(f"{k} {v:.2f}x" for k, v in output["slowdowns"].items())
         + ".",  # fmt: skip
         "",
-        "| backend | bucket (MB) | link | nodes | busbw (Gbit/s) | measured | as modelled | "
-        "error | fair share | error | shared cores | error |",
-        "|" + " --- |" * 12,
+        "| backend | bucket (MB) | link | nodes | busbw (Gbit/s) | method | alpha (ms) | "
+        "beta (Gbit/s) | measured | as modelled | error | fair share | error | shared cores "
+        "| error |",
+        "|" + " --- |" * 15,
     ]
     for r in sorted(rows, key=lambda r: (r["backend"], r["bucket_mb"] or 0, r["nodes"], r["link"])):
         lines.append(
             f"| {r['backend']} | {r['bucket_mb'] or ''} | {r['link']} | {r['nodes']} | "
-            f"{r['busbw_gbit_per_s']:.3f} | {r['measured']:.1f} | {r['predicted']:.1f} | "
+            f"{r['busbw_gbit_per_s']:.3f} | {r['method']} | {r['link_alpha_s'] * 1e3:.3f} | "
+            f"{r['link_beta_gbit_per_s']:.3f} | {r['measured']:.1f} | {r['predicted']:.1f} | "
             f"{r['error']:+.1%} | {r['predicted_fair']:.1f} | {r['error_fair']:+.1%} | "
             f"{r['predicted_shared']:.1f} | {r['error_shared']:+.1%} |"
         )
@@ -213,6 +263,13 @@ def _markdown(output: dict) -> str:
         lines.append(
             f"\n{name}: median absolute error {statistics.median(errors):.1%}, worst "
             f"{max(errors):.1%} over {len(errors)} runs."
+        )
+    before = [abs(r["error_fair_bsp_probe"]) for r in rows if r["error_fair_bsp_probe"] is not None]
+    if before and any(r["method"] == "unfused" for r in rows):
+        lines.append(
+            f"\njax as BSP over the torch probe's link (the model before unfused), fair "
+            f"share: median absolute error {statistics.median(before):.1%}, worst "
+            f"{max(before):.1%} over {len(before)} runs."
         )
     return "\n".join(lines) + "\n"
 
