@@ -45,7 +45,7 @@ from keras_profiler.predict.measured import Source
 from keras_profiler.predict.networks import Network
 from keras_profiler.predict.scenarios import Scenario
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results"
 # The Intel Xeon's runs (bench/README.md names the machines): a profile
 # predicts the runs of the machine it ran on only.
 MEASURED = [RESULTS / "netns-scaling.json", RESULTS / "netns-scaling-4-nodes.json"]
@@ -86,7 +86,7 @@ def main() -> None:
         _predicted(row, sources, slowdowns, collectives) for row in rows if row["status"] == "ok"
     ]
     output = {
-        "measured": [str(p.relative_to(RESULTS.parent.parent)) for p in args.measured],
+        "measured": [str(p.resolve().relative_to(RESULTS.parent.parent)) for p in args.measured],
         "jax_collectives": collectives,
         "profile_cores": one_node,
         "sharing": {str(n): _sharing(n) for n in node_counts},
