@@ -7,13 +7,15 @@ jax.distributed), one all-reduce per weight tensor
 count and link rate, with one process per node pinned as netns.cores_of
 pins a run's node:
 
-- ``per_collective_s``: a jit program of ``SMALL_COUNT`` all-reduces of
-  1 KiB each, over the count: what each of a step's many all-reduces costs
-  beyond its bytes;
+- ``per_collective_s``: a jit program of 64 all-reduces of 1 KiB each,
+  over the count: what each of a step's many all-reduces costs beyond its
+  bytes;
 - ``large_s``: one all-reduce of ``LARGE_BYTES`` (float32), for the bytes'
   rate (busbw, nccl-tests' definition: algbw x 2(p-1)/p).
 
-Medians of ``REPEATS`` timed calls after two untimed. Writes
+Medians of ``REPEATS`` timed calls after two untimed, by
+keras_profiler/nodes/jax_collectives.py, which every multi-node jax run
+also calls (at 4 MiB, 5 calls) and records. Writes
 bench/results/netns-jax-collectives.{md,json}. Needs root.
 
     python bench/netns_jax_collectives.py [--nodes 2,4] [--rates unshaped,1gbit,300mbit,100mbit]
@@ -24,19 +26,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import _tool_runs  # (bench/ is on the path when this file is run)
 
-from keras_profiler.nodes import netns
+from keras_profiler.nodes import jax_collectives, netns
 
 RESULTS = Path(__file__).parent / "results"
-SMALL_COUNT = 64
-SMALL_BYTES = 1024
 LARGE_BYTES = 16 * 2**20
 REPEATS = 8
 PORT = 29811
@@ -97,45 +95,9 @@ def _worker(rank: int, world: int, coordinator: str) -> None:
 
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator, num_processes=world, process_id=rank)
-    import jax.numpy as jnp
-    import numpy as np
-    from jax.sharding import Mesh, NamedSharding, PartitionSpec
-
-    mesh = Mesh(np.array(jax.devices()), ("d",))
-    sharded = NamedSharding(mesh, PartitionSpec("d"))
-    replicated = NamedSharding(mesh, PartitionSpec())
-
-    def global_array(elements: int):
-        local = jax.device_put(np.ones((1, elements), np.float32), jax.local_devices()[0])
-        return jax.make_array_from_single_device_arrays((world, elements), sharded, [local])
-
-    def median_call(arrays) -> float:
-        summed = jax.jit(
-            lambda xs: [jnp.sum(x, axis=0) for x in xs], out_shardings=[replicated] * len(arrays)
-        )
-        for _ in range(2):
-            jax.block_until_ready(summed(arrays))
-        times = []
-        for _ in range(REPEATS):
-            start = time.perf_counter()
-            jax.block_until_ready(summed(arrays))
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
-
-    small = median_call([global_array(SMALL_BYTES // 4) for _ in range(SMALL_COUNT)])
-    large = median_call([global_array(LARGE_BYTES // 4)])
+    figures = jax_collectives.measure(large_bytes=LARGE_BYTES, repeats=REPEATS)
     if rank == 0:
-        algbw = LARGE_BYTES / large
-        figures = {
-            "per_collective_s": small / SMALL_COUNT,
-            "small_bytes": SMALL_BYTES,
-            "small_count": SMALL_COUNT,
-            "large_bytes": LARGE_BYTES,
-            "large_s": large,
-            "busbw_gbit_per_s": algbw * 2 * (world - 1) / world * 8 / 1e9,
-            "jax": jax.__version__,
-        }
-        print(MARK + json.dumps(figures), flush=True)
+        print(MARK + json.dumps({**figures, "jax": jax.__version__}), flush=True)
     jax.distributed.shutdown()
 
 
@@ -145,9 +107,9 @@ def _markdown(rows: list[dict]) -> str:
         "",
         f"One process a node, pinned as a run's node is (netns.cores_of); gloo CPU "
         f"collectives under jax.distributed (jax {rows[0]['jax'] if rows else '?'}). Per "
-        f"collective: a program of {SMALL_COUNT} all-reduces of {SMALL_BYTES} bytes, over "
-        f"{SMALL_COUNT}; large: one all-reduce of {LARGE_BYTES // 2**20} MiB. Medians of "
-        f"{REPEATS} calls.",
+        f"collective: a program of {jax_collectives.SMALL_COUNT} all-reduces of "
+        f"{jax_collectives.SMALL_BYTES} bytes, over their count; large: one all-reduce of "
+        f"{LARGE_BYTES // 2**20} MiB. Medians of {REPEATS} calls.",
         "",
         "| nodes | link | per collective (ms) | 16 MiB (ms) | busbw (Gbit/s) |",
         "| --- | --- | --- | --- | --- |",

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import _tool_runs  # (bench/ is on the path when this file is run)
 
-from keras_profiler.nodes import netns
+from keras_profiler.nodes import jax_collectives, netns
 from keras_profiler.predict.collectives import Link
 from keras_profiler.predict.measured import Source
 from keras_profiler.predict.networks import Network
@@ -158,13 +158,9 @@ def _probe_link(row: dict) -> Link:
 
 def _jax_link(row: dict, collectives: list[dict]) -> Link:
     """A ring link from jax's own all-reduce figures on the same node count
-    and link: one collective's cost is 2(p-1) alpha (its 1 KiB is nothing
-    beside it); the large one's time less that is 2(p-1)/p m / beta."""
+    and link (keras_profiler.nodes.jax_collectives.ring_link)."""
     (found,) = [c for c in collectives if (c["nodes"], c["link"]) == (row["nodes"], row["link"])]
-    steps = 2 * (row["nodes"] - 1)
-    alpha = found["per_collective_s"] / steps
-    moving = found["large_s"] - steps * alpha
-    return Link(alpha, steps / row["nodes"] * found["large_bytes"] / moving)
+    return jax_collectives.ring_link({"processes": row["nodes"], **found})
 
 
 def _predicted(row: dict, sources: dict, slowdowns: dict, collectives: list | None) -> dict:

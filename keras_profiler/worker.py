@@ -59,6 +59,7 @@ def run(config: RunConfig, epochs_path: str) -> dict:
     result = {}
     try:
         adapter.setup(config)
+        collectives = adapter.engine_collectives(config)
         result["environment"] = description.describe_environment(keras, adapter)
         result["devices"] = description.describe_devices(adapter, config, result["environment"])
         with adapter.scope():
@@ -68,6 +69,8 @@ def run(config: RunConfig, epochs_path: str) -> dict:
         result["distribution"] = description.describe_distribution(
             config, adapter, model, result["devices"]
         )
+        if collectives:
+            result["distribution"]["engine_collectives"] = collectives
         adapter.prepare(model, config)
         if config.mode == "infer":
             result["inference"] = inference_run.measure(keras, config, adapter, model, data)

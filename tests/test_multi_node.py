@@ -196,6 +196,14 @@ def test_two_nodes_of_two_devices_train_as_one_and_learn(two_nodes, easy_data, t
     assert link["name"] == "veth-1gbit"
     assert 0.6 < link["fit"]["busbw_gbit_per_s"] < 1.05
     assert len(link["sizes"]) == 8 and link["sizes"][-1]["bytes"] == 64 * 2**20
+    # jax times its own collectives too, through the run's processes.
+    engine = spread.get("engine_collectives")
+    if backend == "jax":
+        assert engine["processes"] == 2 and engine["small_count"] == 64
+        assert 0 < engine["per_collective_s"] < 1.0
+        assert 0 < engine["busbw_gbit_per_s"] < 1.05  # no faster than the shaped link
+    else:
+        assert engine is None
     # The same initial weights as one node's run on as many devices.
     short = ["--epochs", "1", "--train-samples", "256", "--test-samples", "32", "--no-report"]
     alone = cli("--backend", backend, *EASY, "--data-dir", str(easy_data), "--batch-size", "16",

@@ -161,6 +161,25 @@ def test_custom_and_measured_links_become_one_ring_link(tmp_path):
         networks.parse(f"measured:{tmp_path / 'nothing.json'}")
 
 
+def test_a_jax_records_own_collectives_are_its_measured_link(tmp_path):
+    record = tmp_path / "record.json"
+    # 4 processes: a collective costs 6 ms (6 ring steps of 1 ms); 4 MiB take
+    # 6 ms + 1.5 x 4 MiB / beta = 48 ms, so beta = 1.5 x 4 MiB / 42 ms.
+    engine = {"engine": "jax", "processes": 4, "per_collective_s": 0.006,
+              "large_bytes": 4 * 2**20, "large_s": 0.048, "busbw_gbit_per_s": 1.0}  # fmt: skip
+    fit = {"alpha_s": 300e-6, "beta_bytes_per_s": 1e8}
+    distribution = {"interconnect": {"name": "lab", "world_size": 4, "fit": fit},
+                    "engine_collectives": engine}  # fmt: skip
+    record.write_text(json.dumps({"distribution": distribution}))
+    mine = networks.parse(f"measured:{record}")
+    assert mine.link.alpha_s == pytest.approx(0.001)
+    assert mine.link.beta_bytes_per_s == pytest.approx(1.5 * 4 * 2**20 / 0.042)
+    assert mine.recorded_as == "lab"
+    assert "6.00 ms a collective" in mine.source
+    # Through the ring formula, the large all-reduce takes what was measured.
+    assert mine.allreduce(4 * 2**20, 4) == pytest.approx(0.048)
+
+
 def test_a_scenario_exchanges_within_a_node_then_between_nodes():
     profile = two_layers()
     intra = networks.Network("in", c.Link(0.0, 1e10), "test")

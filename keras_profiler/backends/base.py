@@ -126,6 +126,13 @@ class Backend:
     def setup(self, config) -> None:
         """Exposes the run's devices; called before any model is built."""
 
+    def engine_collectives(self, config) -> dict | None:
+        """What one all-reduce costs through this backend's own collectives
+        across the nodes, timed by every node's worker before it trains (a
+        collective: all must call it), where that differs from the probe's;
+        None here."""
+        return None
+
     def inference_input(self, batch):
         """``batch`` as ``predict_on_batch`` takes it, split over the run's
         devices where the backend's predict step would not split it itself;

@@ -95,6 +95,15 @@ class JaxBackend(Backend):
         share = config.batch_size * config.devices
         return test_part(x, y, share, config.nodes, config.node_rank)
 
+    def engine_collectives(self, config):
+        if config.nodes == 1:
+            return None
+        from keras_profiler.nodes import jax_collectives
+
+        # One all-reduce per weight tensor under XLA on CPUs: the probe's
+        # torch gloo does not see what each costs (nodes/jax_collectives.py).
+        return jax_collectives.measure()
+
     def inference_input(self, batch):
         import keras
 

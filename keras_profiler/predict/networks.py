@@ -15,9 +15,11 @@ as the all-reduce probe measured it, or one given by hand.
 - ``100gbe``, ``100gb-ib``: the line rate alone (IEEE 802.3ba 100 Gbit/s
   Ethernet; InfiniBand EDR 4x, 100 Gbit/s), latency not modelled: no
   published fit of either was at hand, so these are bandwidth bounds.
-- ``measured:RECORD``: the link a multi-node record's probe measured (its
-  latency + bandwidth fit, distribution.interconnect.fit), as one link of a
-  ring among the probe's ranks.
+- ``measured:RECORD``: the link a multi-node record measured, as one link
+  of a ring among its ranks: where the record's engine timed its own
+  collectives (jax: distribution.engine_collectives, what each of its
+  per-tensor all-reduces costs), those; otherwise the all-reduce probe's
+  latency + bandwidth fit (distribution.interconnect.fit).
 - ``custom:BANDWIDTH,LATENCY``: e.g. ``custom:25gbit,20us``.
 
 Within a node (``--intra``): ``nvlink`` (NVIDIA H100/H200 SXM, NVLink 4,
@@ -153,11 +155,15 @@ def custom(text: str) -> Network:
 
 
 def measured(path: Path) -> Network:
-    """The link of a multi-node record (its probe's fit), per rank of a ring."""
+    """The link of a multi-node record (its engine's own collectives, else
+    its probe's fit), per rank of a ring."""
     file = path / "record.json" if path.is_dir() else path
     try:
         record = json.loads(file.read_text())
         link = record["distribution"]["interconnect"]
+        engine = record["distribution"].get("engine_collectives")
+        if engine:
+            return _engine_measured(file, link, engine)
         fit, ranks = link["fit"], int(link["world_size"])
         alpha, beta = float(fit["alpha_s"]), float(fit["beta_bytes_per_s"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -171,5 +177,18 @@ def measured(path: Path) -> Network:
         Link(alpha_s=alpha / steps, beta_bytes_per_s=beta * steps / ranks),
         f"the all-reduce probe of {file}: {alpha * 1e6:.1f} us + bytes / "
         f"{beta * 8 / 1e9:.3f} Gbit/s among {ranks} ranks",
+        recorded_as=link.get("name"),
+    )
+
+
+def _engine_measured(file: Path, link: dict, engine: dict) -> Network:
+    from keras_profiler.nodes import jax_collectives
+
+    ring = jax_collectives.ring_link(engine)
+    return Network(
+        f"measured {link.get('name') or file.parent.name}",
+        ring,
+        f"{engine['engine']} in {file}: {engine['per_collective_s'] * 1e3:.2f} ms a collective, "
+        f"{engine['busbw_gbit_per_s']:.3f} Gbit/s bus among {engine['processes']} processes",
         recorded_as=link.get("name"),
     )
