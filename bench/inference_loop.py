@@ -2,8 +2,10 @@
 latency at batch 1 against a timed loop of each backend's own compiled
 forward function over the same model, in one process.
 
-The harness (keras_profiler.inference.timing.time_batches over Keras's
-``predict_on_batch``) and the hand loop alternate, ``--rounds`` times each,
+The harness (keras_profiler.inference.timing.time_batches over what an
+inference run calls, the backend's ``serving``: ``predict_on_batch``, or
+under jax Keras's compiled predict function called as its predict loop
+does, keras_profiler/inference/serving.py) and the hand loop alternate, ``--rounds`` times each,
 so that drift in the machine's speed falls on both; the figure is the
 median of each side's per-round p50. The hand loops, as a user of each
 backend would write them, each returning the outputs to the host as
@@ -99,9 +101,13 @@ def _measure(backend: str, args) -> dict:
     batch = input_pipeline.as_input(_rows(data.x_test, 1), config.data_format)
     harness, hand = [], []
     for _ in range(args.rounds):
-        figures = time_batches(lambda: model.predict_on_batch(batch), 1, args.iterations)
+        serve = adapter.serving(model)  # what an inference run times
+        try:
+            figures = time_batches(lambda s=serve: s(batch), 1, args.iterations)
+        finally:
+            serve.close()
         harness.append(figures.p50_s)
-        # Built after each predict round: Keras's jax predict step replaces
+        # Built after each harness round: Keras's jax predict step replaces
         # (donates) the variables' arrays that the hand loop would hold.
         forward = HAND_FORWARD[backend](model, batch)
         hand.append(_hand_loop(forward, args.iterations))

@@ -133,6 +133,13 @@ class Backend:
         None here."""
         return None
 
+    def serving(self, model):
+        """What times one batch of inference (keras_profiler.inference.serving):
+        here ``predict_on_batch``."""
+        from keras_profiler.inference.serving import PredictOnBatch
+
+        return PredictOnBatch(model)
+
     def inference_input(self, batch):
         """``batch`` as ``predict_on_batch`` takes it, split over the run's
         devices where the backend's predict step would not split it itself;

@@ -104,6 +104,11 @@ class JaxBackend(Backend):
         # torch gloo does not see what each costs (nodes/jax_collectives.py).
         return jax_collectives.measure()
 
+    def serving(self, model):
+        from keras_profiler.inference.serving import ThreadedJaxState
+
+        return ThreadedJaxState(model)
+
     def inference_input(self, batch):
         import keras
 

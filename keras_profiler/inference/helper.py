@@ -73,16 +73,18 @@ def profile_predict(
     array; rows repeated where a batch needs more than it has)."""
     import keras
 
+    from keras_profiler import backends
+
+    serve = backends.get(keras.backend.backend()).serving(model)
     rows = []
-    for batch_size in batch_sizes:
-        batch = _rows(np.asarray(x), batch_size)
-        if input_on_device:
-            batch = keras.ops.convert_to_tensor(batch)
-        rows.append(
-            time_batches(
-                lambda b=batch: model.predict_on_batch(b), batch_size, iterations, duration_s
-            )
-        )
+    try:
+        for batch_size in batch_sizes:
+            batch = _rows(np.asarray(x), batch_size)
+            if input_on_device:
+                batch = keras.ops.convert_to_tensor(batch)
+            rows.append(time_batches(lambda b=batch: serve(b), batch_size, iterations, duration_s))
+    finally:
+        serve.close()
     return InferenceProfile(keras.backend.backend(), input_on_device, rows)
 
 
