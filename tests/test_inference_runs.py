@@ -43,6 +43,8 @@ def test_each_batch_size_is_one_inference_record(tmp_path, backend):
         assert figures["host_to_device_copy"] == "timed, each batch"
         # The timed path computes what Keras's predict does, over every share.
         assert figures["max_abs_difference_from_predict"] < 1e-5
+        # Split between the devices, not run whole on each.
+        assert figures["rows_per_device"] == [record["config"]["batch_size"]] * devices
     lines = [line for line in done.stdout.splitlines() if ": ok: " in line]
     assert len(lines) == len(sizes)
     assert all(f"ok: {backend} inference, batch " in line for line in lines)

@@ -146,6 +146,10 @@ class Backend:
         here, one device: as it is."""
         return batch
 
+    def rows_per_device(self, placed) -> list[int]:
+        """How many rows of ``placed`` (``inference_input``'s) each device holds."""
+        return [len(placed)]
+
     # Keras 3's API; the MXNet adapter answers these with Keras 2.2's.
 
     def set_globals(self, config) -> None:

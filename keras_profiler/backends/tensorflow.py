@@ -87,6 +87,11 @@ class TensorFlowBackend(Backend):
             lambda context: shards[context.replica_id_in_sync_group]
         )
 
+    def rows_per_device(self, placed):
+        if self._strategy is None:
+            return super().rows_per_device(placed)
+        return [int(t.shape[0]) for t in self._strategy.experimental_local_results(placed)]
+
     def replica_differences(self, model):
         if getattr(self, "_strategy", None) is None:
             return 0.0, 0.0

@@ -16,8 +16,10 @@ def measure(keras, config, adapter, model, data) -> dict:
     ``inference``: each measured batch holds that many rows per device."""
     rows = input_pipeline.as_input(_rows(data.x_test, config.global_batch_size), config.data_format)
     serve = adapter.serving(model)
+    placed = adapter.inference_input(
+        keras.ops.convert_to_tensor(rows) if config.input_on_device else rows
+    )
     if config.input_on_device:
-        placed = adapter.inference_input(keras.ops.convert_to_tensor(rows))
         run_batch = lambda: serve(placed)  # noqa: E731
     else:
         run_batch = lambda: serve(adapter.inference_input(rows))  # noqa: E731
@@ -32,7 +34,8 @@ def measure(keras, config, adapter, model, data) -> dict:
         last = run_batch()
     finally:
         serve.close()
-    difference = max(_against_predict(model, outputs, rows) for outputs in (first, last))
+    expected = np.asarray(model.predict(rows, batch_size=len(rows), verbose=0))
+    difference = max(_difference(outputs, expected) for outputs in (first, last))
     peaks = adapter.peak_device_memory()
     return {
         **figures.to_dict(),
@@ -40,19 +43,19 @@ def measure(keras, config, adapter, model, data) -> dict:
         "compiled": bool(getattr(model, "jit_compile", False)),
         "host_to_device_copy": "not timed" if config.input_on_device else "timed, each batch",
         "max_abs_difference_from_predict": difference,
+        "rows_per_device": adapter.rows_per_device(placed),
         "device_peak_bytes": peaks,
     }
 
 
-def _against_predict(model, outputs, rows) -> float:
+def _difference(outputs, expected: np.ndarray) -> float:
     """The largest difference between the measured path's outputs and
-    Keras's own ``predict`` of the same rows: the timed step must compute
-    the model, over every device's share, and nothing cheaper."""
-    expected = np.asarray(model.predict(rows, batch_size=len(rows), verbose=0))
+    Keras's own ``predict`` of the same rows (``expected``): the timed step
+    must compute the model, over every device's share, and nothing cheaper."""
     outputs = np.asarray(outputs)
     if outputs.shape != expected.shape:
         raise RuntimeError(
             f"the inference path returned outputs of shape {outputs.shape} for "
-            f"{len(rows)} rows; Keras's predict returns {expected.shape}"
+            f"{len(expected)} rows; Keras's predict returns {expected.shape}"
         )
     return float(np.max(np.abs(outputs.astype("float64") - expected.astype("float64"))))

@@ -39,12 +39,13 @@ class ThreadedJaxState:
     )
 
     def __init__(self, model):
-        self.model = model
-        self.state = None
-
-    def __call__(self, batch):
         import keras
 
+        self.model = model
+        self.state = None
+        self._to_host = lambda outputs: keras.tree.map_structure(np.asarray, outputs)
+
+    def __call__(self, batch):
         if self.state is None:  # builds the model and compiles the function
             outputs = self.model.predict_on_batch(batch)
             self.state = (
@@ -53,7 +54,7 @@ class ThreadedJaxState:
             )
             return outputs
         outputs, self.state = self.model.predict_function(self.state, iter([(batch,)]))
-        return keras.tree.map_structure(np.asarray, outputs)
+        return self._to_host(outputs)
 
     def close(self) -> None:
         """The variables hold the state's arrays again (the first threaded

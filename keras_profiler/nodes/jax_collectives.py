@@ -44,13 +44,18 @@ def measure(
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     world = jax.process_count()
-    firsts = [d for d in jax.devices() if d == _first_of(jax, d.process_index)]
+    # Each process's lowest-numbered device, the same choice on every process.
+    firsts = [
+        min((d for d in jax.devices() if d.process_index == p), key=lambda d: d.id)
+        for p in range(world)
+    ]
+    mine = firsts[jax.process_index()]
     mesh = Mesh(np.array(firsts), ("processes",))
     sharded = NamedSharding(mesh, PartitionSpec("processes"))
     replicated = NamedSharding(mesh, PartitionSpec())
 
     def global_array(elements: int):
-        local = jax.device_put(np.ones((1, elements), np.float32), jax.local_devices()[0])
+        local = jax.device_put(np.ones((1, elements), np.float32), mine)
         return jax.make_array_from_single_device_arrays((world, elements), sharded, [local])
 
     def median_call(arrays) -> float:
@@ -79,10 +84,6 @@ def measure(
         "busbw_gbit_per_s": large_bytes / large * 2 * (world - 1) / world * 8 / 1e9,
         "repeats": repeats,
     }
-
-
-def _first_of(jax, process: int):
-    return min((d for d in jax.devices() if d.process_index == process), key=lambda d: d.id)
 
 
 def ring_link(figures: dict) -> Link:
