@@ -57,7 +57,11 @@ def cpu_model() -> str:
 
 
 def git_commit() -> str | None:
-    """The tool's git commit, with '-dirty' when its files differ from it."""
+    """The tool's git commit, with '-dirty' when its files differ from it;
+    KERAS_PROFILER_COMMIT where the tool was copied out of its checkout (a
+    lent GPU machine gets the files without their git history)."""
+    if os.environ.get("KERAS_PROFILER_COMMIT"):
+        return os.environ["KERAS_PROFILER_COMMIT"]
     root = Path(__file__).resolve().parent.parent
 
     def git(*args):
