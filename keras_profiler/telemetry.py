@@ -1,5 +1,5 @@
-"""GPU telemetry while training: utilisation, SM clock, temperature, power and
-energy, sampled from NVML on a background thread.
+"""GPU telemetry while training or serving: utilisation, SM clock,
+temperature, power and energy, sampled from NVML on a background thread.
 
 NVML only: the sampler never touches CUDA or a framework, so it cannot
 synchronise a device or slow the training it watches. A caller (a Keras
@@ -339,3 +339,40 @@ def _combine(per_device: list[dict], seconds: float, samples: int) -> DeviceTele
 
 def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
+
+
+def run_sampler(devices: int, rank: int):
+    """An NVML sampler of a run's GPUs 0..devices-1 in its first process
+    (``rank`` 0, which sees them all: one sampler per run, not per process),
+    else a context doing nothing (its value None)."""
+    import contextlib
+
+    on_gpus = rank == 0 and gpus.count() >= devices
+    sampler = TelemetrySampler.create(list(range(devices)) if on_gpus else [])
+    return sampler if sampler is not None else contextlib.nullcontext()
+
+
+class SpanWatch:
+    """One span of ``sampler`` as a context manager, for code that brackets
+    its work with ``with``; ``telemetry`` holds the span's DeviceTelemetry
+    once it is left. Without a sampler (None: a CPU run) it watches
+    nothing and ``telemetry`` stays None. Calling it returns itself, so it
+    can be passed where a context-manager factory is wanted."""
+
+    def __init__(self, sampler: TelemetrySampler | None):
+        self.sampler = sampler
+        self.telemetry: DeviceTelemetry | None = None
+        self._span: Span | None = None
+
+    def __call__(self) -> SpanWatch:
+        return self
+
+    def __enter__(self) -> SpanWatch:
+        if self.sampler is not None:
+            self._span = self.sampler.begin_span()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._span is not None:
+            self.telemetry = self.sampler.end_span(self._span)
+            self._span = None

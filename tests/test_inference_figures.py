@@ -98,3 +98,52 @@ def test_several_devices_are_their_own_row_and_no_single_stream(tmp_path):
     assert "| jax | float32 | 2 | 3.00 / 4.50 |" in page
     assert "| jax | float32 | 1 | 3.00 | 500.0 (1) |" in page
     assert "| jax | float32 | 2 | n/a: 2 devices | 1333.3 (1) |" in page
+
+
+def test_the_telemetry_span_holds_the_measured_batches_alone(monkeypatch):
+    # 10 warm-up batches (steady from the first) and 20 measured: the span
+    # (the GPUs' energy) opens after warm-up and closes after the last.
+    inside, calls = [], []
+
+    class Span:
+        def __enter__(self):
+            inside.append(len(calls))
+
+        def __exit__(self, *exc):
+            inside.append(len(calls))
+
+    figures = timing.time_batches(lambda: calls.append(1), 1, iterations=20, around_measured=Span)
+    assert inside == [figures.warmup_batches, figures.warmup_batches + 20]
+
+
+def test_energy_per_sample_from_the_watched_span():
+    from keras_profiler.inference.run import energy_figures
+    from keras_profiler.telemetry import DeviceTelemetry
+
+    # 80 J over 100 batches of 4: 0.2 J a sample, 5 samples a joule.
+    watched = DeviceTelemetry(span_seconds=2.0, samples=20, power_mean_w=40.0, energy_j=80.0)
+    figures = energy_figures(watched, samples=400)
+    assert figures["energy_per_sample_j"] == pytest.approx(0.2)
+    assert figures["samples_per_joule"] == pytest.approx(5.0)
+    assert figures["telemetry"]["power_mean_w"] == 40.0
+    assert energy_figures(None, samples=400) == {
+        "telemetry": None, "energy_per_sample_j": None, "samples_per_joule": None,
+    }  # fmt: skip
+
+
+def test_gpu_energy_per_sample_is_its_own_table(tmp_path):
+    from test_report import run as record_of
+
+    from keras_profiler import records, report
+
+    for run_id, batch, energy in (("i1", 1, 0.0125), ("i2", 8, None)):
+        served = record_of(run_id, "jax", 1, mode="infer", batch_size=batch)
+        served.epochs = []
+        served.inference = {"p50_s": 0.002, "p90_s": 0.003, "samples_per_second": 500.0,
+                            "energy_per_sample_j": energy,
+                            "telemetry": {"power_mean_w": 312.4} if energy else None}  # fmt: skip
+        records.write(served, tmp_path / "results")
+    report.generate(tmp_path / "results", tmp_path / "reports")
+    page = (tmp_path / "reports" / "inference.md").read_text()
+    assert "GPU energy per sample (mJ) / mean power" in page
+    assert "| jax | float32 | 1 | 12.50 / 312 W | n/a |" in page

@@ -45,6 +45,8 @@ def test_each_batch_size_is_one_inference_record(tmp_path, backend):
         assert figures["max_abs_difference_from_predict"] < 1e-5
         # Split between the devices, not run whole on each.
         assert figures["rows_per_device"] == [record["config"]["batch_size"]] * devices
+        # No GPU: no telemetry, and no energy figure made up for it.
+        assert figures["telemetry"] is figures["energy_per_sample_j"] is None
     lines = [line for line in done.stdout.splitlines() if ": ok: " in line]
     assert len(lines) == len(sizes)
     assert all(f"ok: {backend} inference, batch " in line for line in lines)

@@ -10,6 +10,7 @@ import pytest
 from test_report import run as make_record
 
 from keras_profiler import environment, records
+from keras_profiler.checks import unsupported
 from keras_profiler.config import RunConfig
 from keras_profiler.sweep import plan, runner
 from keras_profiler.sweep.progress import Progress, clock_text
@@ -71,7 +72,7 @@ def test_repeats_run_pass_by_pass_and_single_is_the_one_device_baseline():
     ]
 
 
-def test_inference_runs_one_device_each_batch_size_without_training_settings():
+def test_inference_runs_each_device_count_and_batch_size_without_training_settings():
     spec = SweepSpec.from_document(
         {
             "matrix": {"models": ["tiny"], "devices": [1, 2], "batch_sizes": [4, 8],
@@ -79,11 +80,16 @@ def test_inference_runs_one_device_each_batch_size_without_training_settings():
             "settings": {"epochs": 3, "infer_iterations": 20},
         }
     )  # fmt: skip
-    configs = spec.configs(["jax"], [1, 2])
-    assert [(c.mode, c.batch_size, c.devices) for c in configs] == [
-        ("train", 4, 1), ("train", 4, 2), ("train", 8, 1), ("train", 8, 2),
-        ("infer", 4, 1), ("infer", 8, 1),
+    configs = spec.configs(["jax", "torch"], [1, 2])
+    assert [(c.mode, c.batch_size, c.devices, c.backend) for c in configs if c.mode == "infer"] == [
+        ("infer", 4, 1, "jax"), ("infer", 4, 1, "torch"), ("infer", 4, 2, "jax"),
+        ("infer", 4, 2, "torch"), ("infer", 8, 1, "jax"), ("infer", 8, 1, "torch"),
+        ("infer", 8, 2, "jax"), ("infer", 8, 2, "torch"),
     ]  # fmt: skip
+    # torch cannot serve over two devices: the sweep records that, not runs it.
+    reasons = [unsupported(c) for c in configs if c.mode == "infer" and c.devices == 2]
+    assert [r is None for r in reasons] == [True, False, True, False]
+    assert "the torch backend cannot serve one model over several devices" in reasons[1]
     trained, served = configs[0], configs[-1]
     assert (trained.epochs, served.epochs, served.infer_iterations) == (3, 10, 20)
     with pytest.raises(SpecError, match="unknown mode 'serve': choose from train, infer"):

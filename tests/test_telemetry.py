@@ -330,17 +330,38 @@ def test_the_worker_samples_the_runs_gpus_from_its_first_process_only(monkeypatc
     # makes CUDA's order NVML's); none in other ranks, none without enough GPUs.
     import contextlib
 
-    from keras_profiler.config import RunConfig
-    from keras_profiler.training.fit import telemetry_sampler
+    from keras_profiler.telemetry import run_sampler
 
     fake = FakeNVML(watts=[300.0, 100.0, 50.0], utilization=[40, 80, 10])
     monkeypatch.setattr(gpus, "_nvml", lambda: fake)
     monkeypatch.setattr(gpus, "count", lambda: 3)
-    config = RunConfig(backend="jax", model="tiny", dataset="synthetic", devices=2)
 
-    sampler = telemetry_sampler(config, SimpleNamespace(rank=0))
+    sampler = run_sampler(devices=2, rank=0)
     assert isinstance(sampler, TelemetrySampler)
     assert sorted(sampler._handles) == [0, 1]
-    assert isinstance(telemetry_sampler(config, SimpleNamespace(rank=1)), contextlib.nullcontext)
+    assert isinstance(run_sampler(devices=2, rank=1), contextlib.nullcontext)
     monkeypatch.setattr(gpus, "count", lambda: 1)
-    assert isinstance(telemetry_sampler(config, SimpleNamespace(rank=0)), contextlib.nullcontext)
+    assert isinstance(run_sampler(devices=2, rank=0), contextlib.nullcontext)
+
+
+def test_a_span_watch_gives_the_energy_of_what_it_brackets():
+    # 300 W and 100 W for the 2 s inside the with: 800 J by the counters;
+    # nothing before or after the span counts.
+    from keras_profiler.telemetry import SpanWatch
+
+    clock = FakeClock()
+    sampler = TelemetrySampler(FakeNVML([300.0, 100.0], [40, 80], clock=clock), [0, 1], clock=clock)
+    clock.now += 5  # before the span: not counted
+    watch = SpanWatch(sampler)
+    with watch():
+        for _ in range(2):
+            sampler.sample()
+            clock.now += 1
+    clock.now += 7  # after it: not counted either
+    assert watch.telemetry.energy_j == pytest.approx(800)
+    assert watch.telemetry.energy_source == COUNTER
+    assert watch.telemetry.span_seconds == pytest.approx(2)
+    unwatched = SpanWatch(None)
+    with unwatched():
+        pass
+    assert unwatched.telemetry is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_profiler import input_pipeline
+from keras_profiler import input_pipeline, telemetry
 from keras_profiler.inference.helper import _rows
 from keras_profiler.inference.timing import time_batches
 
@@ -24,14 +24,17 @@ def measure(keras, config, adapter, model, data) -> dict:
     else:
         run_batch = lambda: serve(adapter.inference_input(rows))  # noqa: E731
     try:
-        first = run_batch()
-        figures = time_batches(
-            run_batch,
-            config.global_batch_size,
-            iterations=config.infer_iterations,
-            duration_s=config.infer_seconds,
-        )
-        last = run_batch()
+        with telemetry.run_sampler(config.devices, adapter.rank) as sampler:
+            watch = telemetry.SpanWatch(sampler)
+            first = run_batch()
+            figures = time_batches(
+                run_batch,
+                config.global_batch_size,
+                iterations=config.infer_iterations,
+                duration_s=config.infer_seconds,
+                around_measured=watch,
+            )
+            last = run_batch()
     finally:
         serve.close()
     expected = np.asarray(model.predict(rows, batch_size=len(rows), verbose=0))
@@ -45,6 +48,18 @@ def measure(keras, config, adapter, model, data) -> dict:
         "max_abs_difference_from_predict": difference,
         "rows_per_device": adapter.rows_per_device(placed),
         "device_peak_bytes": peaks,
+        **energy_figures(watch.telemetry, figures.batches * config.global_batch_size),
+    }
+
+
+def energy_figures(watched, samples: int) -> dict:
+    """The GPUs' telemetry over the measured batches, and their energy per
+    sample served (None on a CPU, or where NVML gave no energy)."""
+    energy = watched.energy_j if watched is not None else None
+    return {
+        "telemetry": watched.to_dict() if watched is not None else None,
+        "energy_per_sample_j": energy / samples if energy else None,
+        "samples_per_joule": samples / energy if energy else None,
     }
 
 

@@ -11,6 +11,7 @@ holds (at least ``WINDOW``).
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from collections.abc import Callable
@@ -28,12 +29,21 @@ def time_batches(
     batch_size: int,
     iterations: int | None = None,
     duration_s: float | None = None,
+    around_measured: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
 ) -> LatencyFigures:
-    """``run_batch()`` must return once the device is done with the batch."""
+    """``run_batch()`` must return once the device is done with the batch;
+    ``around_measured()`` is entered for the measured batches alone (the
+    GPUs' telemetry span: warm-up and compilation are not served work)."""
     began, warm = time.perf_counter(), []
     while len(warm) < WARMUP_MAX and not _settled(warm):
         warm.append(_timed(run_batch))
     warmup_s = time.perf_counter() - began
+    with around_measured():
+        latencies = _measure(run_batch, iterations, duration_s)
+    return LatencyFigures.from_latencies(batch_size, latencies, warmup_s, len(warm))
+
+
+def _measure(run_batch, iterations: int | None, duration_s: float | None) -> list[float]:
     latencies = []
     deadline = None if duration_s is None else time.perf_counter() + duration_s
     while True:
@@ -44,7 +54,7 @@ def time_batches(
             break
         if iterations is None and deadline is None and len(latencies) >= 100:
             break
-    return LatencyFigures.from_latencies(batch_size, latencies, warmup_s, len(warm))
+    return latencies
 
 
 def _timed(run_batch) -> float:

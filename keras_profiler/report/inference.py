@@ -118,8 +118,35 @@ def _tables(records: list) -> list[str]:
             else "none ok"
         )
         scenarios.append(f"| {b} | {p} | {d} | {p90} | {offline} |")
+    energy = _energy(latest, rows, batches, head, rule)
     return ["Latency, p50 / p90 (ms):", "", *latency, "", "Throughput (samples/sec):", "",
-            *throughput, "", *scenarios]  # fmt: skip
+            *throughput, "", *scenarios, *energy]  # fmt: skip
+
+
+def _energy(latest: dict, rows, batches, head: str, rule: str) -> list[str]:
+    """GPU energy per sample (mJ) and mean power (W) over the measured
+    batches, by the GPUs' NVML counters; nothing where no record has it
+    (CPU runs)."""
+    ok = [r for r in latest.values() if r.status == "ok"]
+    if not any(r.inference.get("energy_per_sample_j") for r in ok):
+        return []
+
+    def cell(key):
+        record = latest.get(key)
+        if record is None:
+            return "not run"
+        if record.status != "ok":
+            return FAILED.get(record.status, record.status)
+        energy = record.inference.get("energy_per_sample_j")
+        power = (record.inference.get("telemetry") or {}).get("power_mean_w")
+        if not energy:
+            return "n/a"
+        return f"{energy * 1e3:.2f}" + (f" / {power:.0f} W" if power else "")
+
+    table = [f"| {b} | {p} | {d} | " + " | ".join(cell((b, p, d, n)) for n in batches) + " |"
+             for b, p, d in rows]  # fmt: skip
+    return ["", "GPU energy per sample (mJ) / mean power, over the measured batches:", "",
+            head, rule, *table]  # fmt: skip
 
 
 def _plot(title: str, records: list) -> bytes:

@@ -227,7 +227,7 @@ def _add_dimensions(parser) -> None:
         type=_names,
         metavar="train,infer",
         help="train (the default) and/or infer: forward-only latency and throughput of each "
-        "model and batch size, on one device",
+        "model, batch size and device count, on one node",
     )
     add(
         "--repeats",

@@ -9,8 +9,8 @@ runs ``NAME.toml``), one per reference table. A definition file (see
   ``"installed"``), ``devices``, ``models``, ``batch_sizes``, ``data``
   (``synthetic``, ``real``, ``real-distorted``), ``precisions``, and
   ``repeats`` (a number), ``modes`` (``train``, the default, and/or
-  ``infer``: forward-only latency, one device, each batch size; the
-  training-only settings left out); ``devices_up_to_present`` (default true) leaves
+  ``infer``: forward-only latency, each batch size and device count of
+  one node; the training-only settings left out); ``devices_up_to_present`` (default true) leaves
   out device counts above the GPUs present, keeping 1 on a machine without
   GPUs; false runs them as virtual CPU devices there.
 * ``[strategies]``: optional, per backend, the strategies to run
@@ -301,7 +301,7 @@ class SweepSpec:
         the order they run: repetition by repetition (a stopped sweep has a
         complete first pass sooner), then model, data kind, precision, mode,
         batch size, device count, backend, strategy. Inference runs on one
-        device of one node, without the training-only settings.
+        node, without the training-only settings.
 
         Raises:
             SpecError: a combination RunConfig rejects, saying which.
@@ -323,7 +323,7 @@ class SweepSpec:
                 "repeat": repeat,
             }
             if mode == "infer":
-                result += _inference_configs(fields, batches, backend_names)
+                result += _inference_configs(fields, batches, device_counts, backend_names)
             else:
                 result += self._training_configs(fields, batches, spreads, backend_names)
         return result
@@ -353,13 +353,18 @@ class SweepSpec:
         return result
 
 
-def _inference_configs(fields: dict, batches: list[int], backend_names: list[str]) -> list:
-    """The inference runs of one model, data kind and precision: one device,
-    each batch size and backend."""
+def _inference_configs(fields: dict, batches: list[int], device_counts, backend_names) -> list:
+    """The inference runs of one model, data kind and precision: each batch
+    size, device count (of one node: serving spans no nodes) and backend. A
+    backend that cannot serve over several devices is recorded as not
+    supported there (checks.unsupported), as training's gaps are."""
     kept = {k: v for k, v in fields.items() if k not in TRAINING_ONLY}
     return [
-        _config({**kept, "backend": backend, "batch_size": batch, "devices": 1, "mode": "infer"})
+        _config(
+            {**kept, "backend": backend, "batch_size": batch, "devices": devices, "mode": "infer"}
+        )  # fmt: skip
         for batch in batches
+        for devices in device_counts
         for backend in backend_names
     ]
 

@@ -17,7 +17,7 @@ import json
 import sys
 import time
 
-from keras_profiler import input_pipeline
+from keras_profiler import input_pipeline, telemetry
 from keras_profiler.config import RunConfig
 from keras_profiler.training.data import training_split
 
@@ -31,7 +31,7 @@ def fit(keras, config: RunConfig, adapter, model, data, epochs_path: str, distri
     # This process's rows only, scaled after the split: no process holds a
     # float copy of images it does not train on.
     x_local, y_local, batch_size = adapter.local_batch(x_train, y_train, config)
-    with telemetry_sampler(config, adapter) as sampler:
+    with telemetry.run_sampler(config.devices, adapter.rank) as sampler:
         profiler = _profiler(config, adapter, data, sampler)
         callbacks = [
             profiler,
@@ -43,18 +43,6 @@ def fit(keras, config: RunConfig, adapter, model, data, epochs_path: str, distri
         local = (x_local, y_local, batch_size)
         span = _train(config, adapter, model, local, callbacks, profiler.fit_starting)
     return profiler.stopped_when_stable, span
-
-
-def telemetry_sampler(config: RunConfig, adapter):
-    """An NVML sampler of the run's GPUs in the first process (it sees them
-    all: one sampler per run, not per process), else a context doing nothing."""
-    import contextlib
-
-    from keras_profiler import gpus, telemetry
-
-    on_gpus = adapter.rank == 0 and gpus.count() >= config.devices
-    sampler = telemetry.TelemetrySampler.create(list(range(config.devices)) if on_gpus else [])
-    return sampler if sampler is not None else contextlib.nullcontext()
 
 
 def _profiler(config: RunConfig, adapter, data, sampler):
