@@ -24,9 +24,45 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ["KERAS_PROFILER_CACHE"] = tempfile.mkdtemp(prefix="keras-profiler-cache-")
 
 
+# Modules whose tests make network namespaces: they share the nodes' names
+# (kp-node-*), so one such module runs at a time on this machine, whichever
+# pytest-xdist worker (setup.cfg: two, each taking whole files) or session it
+# is in. A file lock held for the module, around its module-scoped nodes: as
+# xdist's own --dist loadgroup does not group under pytest 9.2 (it renames
+# item._nodeid, which pytest 9 no longer reads).
+NETNS_MODULES = {"test_multi_node", "test_netns", "test_node_faults", "test_node_launchers"}
+NETNS_LOCK = Path(tempfile.gettempdir()) / "keras-profiler-tests-netns.lock"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_netns_module_at_a_time(request):
+    if request.module.__name__ not in NETNS_MODULES:
+        yield
+        return
+    import fcntl
+
+    with open(NETNS_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+# The files that take longest, first: the two workers take whole files in
+# collection order (setup.cfg: --no-loadscope-reorder, else xdist sends the
+# files with most tests first), so a long file started last would end the
+# run alone on one worker while the other waits (longest first is the
+# classic schedule). The netns files apart, as they wait for each other.
+LONGEST_FIRST = (
+    "test_zoo_training", "test_presets", "test_sweep_end_to_end", "test_multi_node",
+    "test_end_to_end", "test_bert_end_to_end", "test_multi_device", "test_node_faults",
+)  # fmt: skip
+
+
 def pytest_collection_modifyitems(config, items):
     from keras_profiler import gpus
 
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    # A stable sort: each file keeps its own order, the rest theirs.
+    items.sort(key=lambda item: rank.get(item.module.__name__, len(rank)))
     if gpus.count() == 0:
         skip = pytest.mark.skip(reason="needs an NVIDIA GPU")
         for item in items:
