@@ -49,14 +49,15 @@ MIN_SECONDS = {"train": 75, "infer": 40}
 def steps(args) -> list[tuple[str, list[str]]]:
     """(kind, the tool's arguments) of every step, in the order run."""
     common = ["--model", args.model, "--dataset", "synthetic", "--image-size", str(args.image_size)]
-    train = [
-        ("train", ["--backend", backend, *common, "--precision", "mixed_bfloat16",
-                   "--batch-size", str(args.train_batch), "--epochs", "3",
-                   "--steps-per-epoch", str(args.train_steps), "--sync-every", "2",
-                   "--test-samples", str(args.train_batch), "--profile-layers",
-                   "--timeout", str(args.train_timeout)])
-        for backend in BACKENDS
-    ]  # fmt: skip
+
+    def train(backend: str, precision: str, *more: str) -> tuple[str, list[str]]:
+        return ("train", ["--backend", backend, *common, "--precision", precision,
+                          "--batch-size", str(args.train_batch), "--epochs", "3",
+                          "--steps-per-epoch", str(args.train_steps), "--sync-every", "2",
+                          "--test-samples", str(args.train_batch), *more,
+                          "--timeout", str(args.train_timeout)])  # fmt: skip
+
+    profiles = [train(backend, "mixed_bfloat16", "--profile-layers") for backend in BACKENDS]
     infer = [
         ("infer", ["infer", "--backend", backend, *common, "--precision", precision,
                    "--batch-sizes", batches, "--iterations", str(args.iterations),
@@ -65,22 +66,15 @@ def steps(args) -> list[tuple[str, list[str]]]:
         for precision in PRECISIONS
         for backend in BACKENDS
     ]  # fmt: skip
-    # Then, time allowing, what a user would try next for training: float32,
-    # and torch in channels_first (Keras's channels_last transposes around
-    # each of torch's NCHW convolutions).
+    # Then, time allowing, what a user would try next for training: torch in
+    # channels_first (Keras's channels_last transposes around each of
+    # torch's NCHW convolutions), and float32.
     extra = [
-        ("train", ["--backend", backend, *common, "--precision", precision,
-                   "--batch-size", str(args.train_batch), "--epochs", "3",
-                   "--steps-per-epoch", str(args.train_steps), "--sync-every", "2",
-                   "--test-samples", str(args.train_batch), *more,
-                   "--timeout", str(args.train_timeout)])
-        for backend, precision, more in (
-            ("torch", "mixed_bfloat16", ["--data-format", "channels_first"]),
-            ("jax", "float32", []),
-            ("torch", "float32", []),
-        )
-    ]  # fmt: skip
-    return train + infer + extra
+        train("torch", "mixed_bfloat16", "--data-format", "channels_first"),
+        train("jax", "float32"),
+        train("torch", "float32"),
+    ]
+    return profiles + infer + extra
 
 
 def run(args) -> int:

@@ -356,16 +356,12 @@ class SpanWatch:
     """One span of ``sampler`` as a context manager, for code that brackets
     its work with ``with``; ``telemetry`` holds the span's DeviceTelemetry
     once it is left. Without a sampler (None: a CPU run) it watches
-    nothing and ``telemetry`` stays None. Calling it returns itself, so it
-    can be passed where a context-manager factory is wanted."""
+    nothing and ``telemetry`` stays None."""
 
     def __init__(self, sampler: TelemetrySampler | None):
         self.sampler = sampler
         self.telemetry: DeviceTelemetry | None = None
         self._span: Span | None = None
-
-    def __call__(self) -> SpanWatch:
-        return self
 
     def __enter__(self) -> SpanWatch:
         if self.sampler is not None:

@@ -112,7 +112,7 @@ def test_the_telemetry_span_holds_the_measured_batches_alone(monkeypatch):
         def __exit__(self, *exc):
             inside.append(len(calls))
 
-    figures = timing.time_batches(lambda: calls.append(1), 1, iterations=20, around_measured=Span)
+    figures = timing.time_batches(lambda: calls.append(1), 1, iterations=20, around_measured=Span())
     assert inside == [figures.warmup_batches, figures.warmup_batches + 20]
 
 
@@ -147,3 +147,36 @@ def test_gpu_energy_per_sample_is_its_own_table(tmp_path):
     page = (tmp_path / "reports" / "inference.md").read_text()
     assert "GPU energy per sample (mJ) / mean power" in page
     assert "| jax | float32 | 1 | 12.50 / 312 W | n/a |" in page
+
+
+def test_an_inference_run_on_a_gpu_records_the_energy_of_its_measured_batches(monkeypatch):
+    # The run's own path, in this process, with NVML a stand-in drawing 250 W
+    # on one "GPU" (the model still computes on the CPU): its energy counter
+    # advances 250 J a second, so the record's energy is 250 W x the span,
+    # shared over the measured samples (12 batches of 2).
+    import keras
+    from test_telemetry import FakeNVML
+
+    from keras_profiler import backends, gpus
+    from keras_profiler.config import RunConfig
+    from keras_profiler.inference import run
+    from keras_profiler.training.data import load_data
+    from keras_profiler.training.model_builder import build_model
+
+    config = RunConfig(backend="jax", model="tiny", dataset="synthetic", mode="infer",
+                       batch_size=2, infer_iterations=12, test_samples=8)  # fmt: skip
+    adapter = backends.get("jax")
+    data = load_data(config)
+    model, _ = build_model(keras, config, adapter, data)
+    monkeypatch.setattr(gpus, "_nvml", lambda: FakeNVML(watts=[250.0], utilization=[90]))
+    monkeypatch.setattr(gpus, "count", lambda: 1)
+    figures = run.measure(keras, config, adapter, model, data)
+    watched = figures["telemetry"]
+    assert watched["energy_source"] == "nvml energy counter"
+    assert watched["energy_j"] == pytest.approx(250.0 * watched["span_seconds"], rel=0.05)
+    # The span is the measured batches (their latencies add up to 12 x the
+    # mean), not the 10 or more warm-up batches before them as well.
+    measured_s = 12 * figures["mean_s"]
+    assert measured_s <= watched["span_seconds"] <= 1.25 * measured_s + 0.002
+    assert figures["energy_per_sample_j"] == pytest.approx(watched["energy_j"] / 24)
+    assert figures["samples_per_joule"] == pytest.approx(24 / watched["energy_j"])

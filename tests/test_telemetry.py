@@ -353,7 +353,7 @@ def test_a_span_watch_gives_the_energy_of_what_it_brackets():
     sampler = TelemetrySampler(FakeNVML([300.0, 100.0], [40, 80], clock=clock), [0, 1], clock=clock)
     clock.now += 5  # before the span: not counted
     watch = SpanWatch(sampler)
-    with watch():
+    with watch:
         for _ in range(2):
             sampler.sample()
             clock.now += 1
@@ -362,6 +362,6 @@ def test_a_span_watch_gives_the_energy_of_what_it_brackets():
     assert watch.telemetry.energy_source == COUNTER
     assert watch.telemetry.span_seconds == pytest.approx(2)
     unwatched = SpanWatch(None)
-    with unwatched():
+    with unwatched:
         pass
     assert unwatched.telemetry is None

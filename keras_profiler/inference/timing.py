@@ -29,16 +29,16 @@ def time_batches(
     batch_size: int,
     iterations: int | None = None,
     duration_s: float | None = None,
-    around_measured: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    around_measured: contextlib.AbstractContextManager | None = None,
 ) -> LatencyFigures:
     """``run_batch()`` must return once the device is done with the batch;
-    ``around_measured()`` is entered for the measured batches alone (the
+    ``around_measured`` is entered for the measured batches alone (the
     GPUs' telemetry span: warm-up and compilation are not served work)."""
     began, warm = time.perf_counter(), []
     while len(warm) < WARMUP_MAX and not _settled(warm):
         warm.append(_timed(run_batch))
     warmup_s = time.perf_counter() - began
-    with around_measured():
+    with around_measured or contextlib.nullcontext():
         latencies = _measure(run_batch, iterations, duration_s)
     return LatencyFigures.from_latencies(batch_size, latencies, warmup_s, len(warm))
 
