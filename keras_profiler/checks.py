@@ -33,11 +33,6 @@ def unsupported(config: RunConfig) -> str | None:
             f"{flag('nodes')} {config.nodes}: the {config.backend} backend cannot span nodes: "
             f"{adapter.multi_node_refusal}"
         )
-    if config.mode == "infer" and config.devices > 1 and adapter.multi_device_infer_refusal:
-        return (
-            f"infer {flag('devices')} {config.devices}: the {config.backend} backend cannot "
-            f"serve one model over several devices here: {adapter.multi_device_infer_refusal}"
-        )
     missing = [f for f in model_registry.needs(config.model) if f in adapter.lacks]
     if not missing:
         return None

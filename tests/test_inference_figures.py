@@ -40,6 +40,53 @@ def test_warm_up_lasts_until_the_latency_settles(monkeypatch):
     assert figures.batches == 20 and figures.p50_s == pytest.approx(0.01)
 
 
+class OtherProcess:
+    """A second serving process, as a Lockstep sees it: settled only from
+    its 15th warm-up decision on, and 4 ms slower on every second measured
+    batch."""
+
+    def __init__(self):
+        self.barriers = self.decisions = 0
+
+    def barrier(self):
+        self.barriers += 1
+
+    def agree(self, decision):
+        self.decisions += 1
+        return decision and self.decisions >= 15
+
+    def gather(self, latencies):
+        theirs = [s + 0.004 if i % 2 else s for i, s in enumerate(latencies)]
+        return [latencies, theirs]
+
+
+def test_processes_in_lockstep_time_together_and_report_the_slowest(monkeypatch):
+    from keras_profiler.inference.lockstep import Lockstep
+
+    clock, other = [0.0], OtherProcess()
+
+    def run_batch():
+        clock[0] += 0.010
+
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+    lockstep = Lockstep(2, other.barrier, other.agree, other.gather)
+    figures = timing.time_batches(run_batch, 8, iterations=20, lockstep=lockstep)
+    # Settled here after 10 batches, but warm-up waits for the other: 14.
+    assert figures.warmup_batches == 14 and figures.batches == 20
+    assert other.barriers == 14 + 20  # every timed batch started together
+    # 10 batches of 10 ms and 10 of 14 ms: each batch is the slower's.
+    assert figures.p50_s == pytest.approx(0.012) and figures.p99_s == pytest.approx(0.014)
+    assert figures.samples_per_second == pytest.approx(8 * 20 / (10 * 0.010 + 10 * 0.014))
+
+
+def test_processes_that_timed_different_batches_are_an_error():
+    from keras_profiler.inference.lockstep import Lockstep
+
+    lockstep = Lockstep(2, lambda: None, bool, lambda latencies: [latencies, latencies[:-1]])
+    with pytest.raises(RuntimeError, match=r"different numbers of batches: \[3, 2\]"):
+        lockstep.slowest([0.1, 0.2, 0.3])
+
+
 @pytest.mark.slow
 def test_profile_predict_computes_the_model(tmp_path):
     import keras

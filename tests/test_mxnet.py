@@ -70,15 +70,21 @@ def test_one_cpu_context_learns(run_cli, easy_data, mxnet_python):
     assert record["epochs"][-1]["memory"]["host_peak_rss_mib"] > 100
 
 
-def test_inference_runs_under_keras_2(run_cli, mxnet_python, tmp_path):
+def test_inference_runs_under_keras_2_over_two_contexts(run_cli, mxnet_python, tmp_path):
     result = run_cli("infer", "--backend", "mxnet", "--model", "tiny", "--dataset", "synthetic",
-                     "--batch-sizes", "4", "--iterations", "12", "--test-samples", "8")  # fmt: skip
+                     "--batch-sizes", "4", "--iterations", "12", "--test-samples", "8",
+                     "--gpus", "2")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     record = result.record
     assert (record["status"], record["config"]["mode"]) == ("ok", "infer"), record["error"]
     assert record["environment"]["keras"] == "2.2.4.3"
+    assert record["distribution"]["strategy"] == "multi-context"
     figures = record["inference"]
     assert figures["batches"] == 12 and 0 < figures["p50_s"] <= figures["p90_s"]
+    # Each measured batch of 2 x 4 split between the two executors, and
+    # what they computed is what Keras's predict gives.
+    assert figures["batch_size"] == 8 and figures["rows_per_device"] == [4, 4]
+    assert figures["max_abs_difference_from_predict"] < 1e-5
     assert "| mxnet | float32 |" in (tmp_path / "reports" / "inference.md").read_text()
 
     refused = run_cli("infer", "--backend", "mxnet", "--model", "tiny", "--input-on-device")

@@ -66,10 +66,6 @@ class Backend:
     # What meets the nodes and carries their collectives, in words.
     multi_node_engine: str | None = None
     multi_node_refusal: str = "it cannot train across machines here"
-    # Why `infer --gpus N` (N > 1) cannot run under this backend, in words
-    # for a one-line refusal; None where its data-parallel setup serves
-    # predict too.
-    multi_device_infer_refusal: str | None = None
 
     def strategy_label(self, strategy: str) -> str:
         """``strategy`` in the words of the reference tables."""
@@ -140,14 +136,27 @@ class Backend:
 
         return PredictOnBatch(model)
 
+    def inference_share(self, rows):
+        """The rows of one global batch that this process serves: all of
+        them here, where one process drives every device."""
+        return rows
+
+    def lockstep(self):
+        """How this run's serving processes keep in step
+        (keras_profiler.inference.lockstep): here one process, alone."""
+        from keras_profiler.inference.lockstep import SOLO
+
+        return SOLO
+
     def inference_input(self, batch):
         """``batch`` as ``predict_on_batch`` takes it, split over the run's
         devices where the backend's predict step would not split it itself;
         here, one device: as it is."""
         return batch
 
-    def rows_per_device(self, placed) -> list[int]:
-        """How many rows of ``placed`` (``inference_input``'s) each device holds."""
+    def rows_per_device(self, placed, model) -> list[int]:
+        """How many rows of ``placed`` (``inference_input``'s) each device
+        holds, once ``model`` has served it."""
         return [len(placed)]
 
     # Keras 3's API; the MXNet adapter answers these with Keras 2.2's.

@@ -121,10 +121,10 @@ class JaxBackend(Backend):
         layout = distribution.get_data_layout(batch.shape)
         return keras.distribution.distribute_tensor(batch, layout)
 
-    def rows_per_device(self, placed):
+    def rows_per_device(self, placed, model):
         shards = getattr(placed, "addressable_shards", None)
         if not shards:
-            return super().rows_per_device(placed)
+            return super().rows_per_device(placed, model)
         return [int(shard.data.shape[0]) for shard in shards]
 
     def gather(self, value):

@@ -87,9 +87,9 @@ class TensorFlowBackend(Backend):
             lambda context: shards[context.replica_id_in_sync_group]
         )
 
-    def rows_per_device(self, placed):
+    def rows_per_device(self, placed, model):
         if self._strategy is None:
-            return super().rows_per_device(placed)
+            return super().rows_per_device(placed, model)
         return [int(t.shape[0]) for t in self._strategy.experimental_local_results(placed)]
 
     def replica_differences(self, model):

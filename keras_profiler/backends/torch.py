@@ -23,10 +23,6 @@ KERAS_WITH_DDP = "keras-nightly>=3.16.0.dev2026102704"
 
 
 class TorchBackend(Backend):
-    multi_device_infer_refusal = (
-        "Keras's torch backend spreads devices as one process each (DDP inside fit), and "
-        "its predict step has no such path; use jax or tensorflow, or --gpus 1"
-    )
     name = "torch"
     multi_node_strategy = "ddp"
     multi_node_engine = "torch.distributed: c10d TCPStore rendezvous, gloo (CPU) or nccl (GPU)"
@@ -88,6 +84,7 @@ class TorchBackend(Backend):
         if not self._distributed:
             return
         self.rank = int(os.environ["RANK"])
+        self.world_size = int(os.environ["WORLD_SIZE"])
         dist.init_process_group(
             "nccl" if torch.cuda.is_available() else "gloo",
             # A rank that never joins, or stops answering in a collective,
@@ -97,6 +94,9 @@ class TorchBackend(Backend):
 
     def prepare(self, model, config):
         if not getattr(self, "_distributed", False):
+            return
+        if config.mode == "infer":
+            _broadcast_weights(model)
             return
         import torch
         from torch.nn.parallel import DistributedDataParallel
@@ -120,6 +120,26 @@ class TorchBackend(Backend):
             return super().local_batch(x, y, config)
         # One process per device: rank r takes its device's rows.
         return batch_part(x, y, config.batch_size, config.world_size, self.rank)
+
+    def inference_share(self, rows):
+        if not getattr(self, "_distributed", False):
+            return rows
+        # One process per device, as training runs: rank r serves its
+        # device's rows of each global batch.
+        share = len(rows) // self.world_size
+        return rows[self.rank * share : (self.rank + 1) * share]
+
+    def lockstep(self):
+        if not getattr(self, "_distributed", False):
+            return super().lockstep()
+        import torch.distributed as dist
+
+        from keras_profiler.inference.lockstep import Lockstep
+
+        return Lockstep(self.world_size, dist.barrier, self.all_agree, self.gather)
+
+    def rows_per_device(self, placed, model):
+        return [int(rows) for rows in self.gather(len(placed))]
 
     def applied_settings(self, model):
         wrapper = getattr(model, "ddp_model", None)
@@ -215,6 +235,16 @@ def keras_has_ddp() -> bool:
         return "DistributedDataParallel" in trainer.read_text()
     except OSError:
         return False
+
+
+def _broadcast_weights(model) -> None:
+    """Rank 0's weights in every process, as DDP's constructor makes them
+    for training; serving needs no DDP wrapper, whose forward would
+    broadcast the buffers again on every batch."""
+    import torch.distributed as dist
+
+    for variable in model.weights:
+        dist.broadcast(variable.value.data, src=0)
 
 
 def _collective_device():

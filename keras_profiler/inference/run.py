@@ -14,8 +14,9 @@ from keras_profiler.inference.timing import time_batches
 def measure(keras, config, adapter, model, data) -> dict:
     """The figures of ``config.batch_size`` a device, as a record's
     ``inference``: each measured batch holds that many rows per device."""
-    rows = input_pipeline.as_input(_rows(data.x_test, config.global_batch_size), config.data_format)
-    serve = adapter.serving(model)
+    every_row = _rows(data.x_test, config.global_batch_size)
+    rows = adapter.inference_share(input_pipeline.as_input(every_row, config.data_format))
+    serve, lockstep = adapter.serving(model), adapter.lockstep()
     placed = adapter.inference_input(
         keras.ops.convert_to_tensor(rows) if config.input_on_device else rows
     )
@@ -33,21 +34,23 @@ def measure(keras, config, adapter, model, data) -> dict:
                 iterations=config.infer_iterations,
                 duration_s=config.infer_seconds,
                 around_measured=watch,
+                lockstep=lockstep,
             )
             last = run_batch()
     finally:
         serve.close()
     expected = np.asarray(model.predict(rows, batch_size=len(rows), verbose=0))
-    difference = max(_difference(outputs, expected) for outputs in (first, last))
-    peaks = adapter.peak_device_memory()
+    # Each process checks the rows it served; the record holds the worst.
+    difference = max(adapter.gather(max(_difference(out, expected) for out in (first, last))))
     return {
         **figures.to_dict(),
         "step": serve.step,
+        "latency_of": lockstep.latency_of,
         "compiled": bool(getattr(model, "jit_compile", False)),
         "host_to_device_copy": "not timed" if config.input_on_device else "timed, each batch",
         "max_abs_difference_from_predict": difference,
-        "rows_per_device": adapter.rows_per_device(placed),
-        "device_peak_bytes": peaks,
+        "rows_per_device": adapter.rows_per_device(placed, model),
+        "device_peak_bytes": _every_peak(adapter),
         **energy_figures(watch.telemetry, figures.batches * config.global_batch_size),
     }
 
@@ -61,6 +64,12 @@ def energy_figures(watched, samples: int) -> dict:
         "energy_per_sample_j": energy / samples if energy else None,
         "samples_per_joule": samples / energy if energy else None,
     }
+
+
+def _every_peak(adapter) -> list[int] | None:
+    """Every device's peak memory, from each process that drives some."""
+    peaks = [peak for part in adapter.gather(adapter.peak_device_memory()) for peak in part or []]
+    return peaks or None
 
 
 def _difference(outputs, expected: np.ndarray) -> float:

@@ -23,10 +23,6 @@ class MxnetBackend(Backend):
         "distributed kvstore (dist_sync, with its parameter servers) is not wired in; use "
         "jax or torch"
     )
-    # Not measured: keras-mxnet's predict over several contexts.
-    multi_device_infer_refusal = (
-        "keras-mxnet's multi-context predict is not measured here; use --gpus 1"
-    )
     library = "mxnet"
     strategies = {
         MULTI_CONTEXT: "keras-mxnet's compile(context=[gpu(0), ..., gpu(N-1)]): one process, "
@@ -190,6 +186,14 @@ class MxnetBackend(Backend):
         # N-1 images.
         count = len(x) - len(x) % config.devices
         return x[:count], y[:count], config.global_batch_size
+
+    def rows_per_device(self, placed, model):
+        # The compiled module's predict bucket binds one executor per
+        # context and splits each batch between them, as fit does.
+        predicting = model._module._buckets.get("pred") if model._module else None
+        if predicting is None:
+            return super().rows_per_device(placed, model)
+        return [s.stop - s.start for s in predicting._exec_group.slices]
 
     def replica_differences(self, model):
         executors = model._module._curr_module._exec_group.execs
