@@ -10,6 +10,10 @@ pins a run's node:
 - ``per_collective_s``: a jit program of 64 all-reduces of 1 KiB each,
   over the count: what each of a step's many all-reduces costs beyond its
   bytes;
+- ``dependent_s``: a chain of 64 all-reduces of 1 KiB, each of the one
+  before, over the count: what a collective the computation waits on costs
+  (a sync point: synchronized BatchNorm statistics under jax's data
+  parallelism);
 - ``large_s``: one all-reduce of ``LARGE_BYTES`` (float32), for the bytes'
   rate (busbw, nccl-tests' definition: algbw x 2(p-1)/p).
 
@@ -108,15 +112,18 @@ def _markdown(rows: list[dict]) -> str:
         f"One process a node, pinned as a run's node is (netns.cores_of); gloo CPU "
         f"collectives under jax.distributed (jax {rows[0]['jax'] if rows else '?'}). Per "
         f"collective: a program of {jax_collectives.SMALL_COUNT} all-reduces of "
-        f"{jax_collectives.SMALL_BYTES} bytes, over their count; large: one all-reduce of "
+        f"{jax_collectives.SMALL_BYTES} bytes, over their count (XLA combines them); "
+        "dependent: a chain of as many, each of the one before; large: one all-reduce of "
         f"{LARGE_BYTES // 2**20} MiB. Medians of {REPEATS} calls.",
         "",
-        "| nodes | link | per collective (ms) | 16 MiB (ms) | busbw (Gbit/s) |",
-        "| --- | --- | --- | --- | --- |",
+        "| nodes | link | per collective (ms) | dependent (ms) | 16 MiB (ms) | busbw (Gbit/s) |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
+        dependent = r.get("dependent_s")
         lines.append(
             f"| {r['nodes']} | {r['link']} | {r['per_collective_s'] * 1e3:.2f} | "
+            f"{'' if dependent is None else f'{dependent * 1e3:.2f}'} | "
             f"{r['large_s'] * 1e3:.1f} | {r['busbw_gbit_per_s']:.3f} |"
         )
     return "\n".join(lines) + "\n"

@@ -186,6 +186,7 @@ def _predicted(row: dict, sources: dict, slowdowns: dict, collectives: list | No
         **{k: row[k] for k in ("backend", "bucket_mb", "link", "nodes", "busbw_gbit_per_s")},
         "method": method,
         "link_alpha_s": link.alpha_s,
+        "link_dependent_alpha_s": link.dependent_alpha_s,
         "link_beta_gbit_per_s": link.beta_bytes_per_s * 8 / 1e9,
         "predicted_fair_bsp_probe": bsp,
         "error_fair_bsp_probe": None if bsp is None else (bsp - measured) / measured,
@@ -219,7 +220,9 @@ def _markdown(output: dict) -> str:
         + " predicted from one profiled 1-node run (below) by the method named, over the "
         "link its row names: torch's probe's bus bandwidth and latency (latency 0 where the "
         "row has none), or for jax's unfused method jax's own all-reduce figures on that "
-        "link (bench/netns_jax_collectives.py). 'as modelled': the cost "
+        "link (bench/netns_jax_collectives.py; 'alpha' is per ring step, and where those "
+        "figures have one, a sync point's dependent collective costs 2(p-1) x 'dep. alpha'). "
+        "'as modelled': the cost "
         "model alone; 'fair share': each node's compute slowed by the number of nodes pinned "
         "to its cores (netns.cores_of: more nodes than cores share them); 'shared cores': "
         "each node's compute slowed by the measured slowdown of N 1-node runs at once, each "
@@ -231,7 +234,8 @@ def _markdown(output: dict) -> str:
         + ".",  # fmt: skip
         "Profiles: "
         + "; ".join(
-            f"{b} {p['images_per_second']:.1f} images/sec, layers by {p['method']}"
+            f"{b} {p['images_per_second']:.1f} images/sec, layers by {p['method']}, "
+            f"{p['layer_profile'].get('data_parallel_sync_points', 0)} sync points"
             for b, p in output["profiles"].items()
         )
         + ".",  # fmt: skip
@@ -240,15 +244,16 @@ def _markdown(output: dict) -> str:
         + ".",  # fmt: skip
         "",
         "| backend | bucket (MB) | link | nodes | busbw (Gbit/s) | method | alpha (ms) | "
-        "beta (Gbit/s) | measured | as modelled | error | fair share | error | shared cores "
-        "| error |",
-        "|" + " --- |" * 15,
+        "dep. alpha (ms) | beta (Gbit/s) | measured | as modelled | error | fair share | "
+        "error | shared cores | error |",
+        "|" + " --- |" * 16,
     ]
     for r in sorted(rows, key=lambda r: (r["backend"], r["bucket_mb"] or 0, r["nodes"], r["link"])):
         lines.append(
             f"| {r['backend']} | {r['bucket_mb'] or ''} | {r['link']} | {r['nodes']} | "
             f"{r['busbw_gbit_per_s']:.3f} | {r['method']} | {r['link_alpha_s'] * 1e3:.3f} | "
-            f"{r['link_beta_gbit_per_s']:.3f} | {r['measured']:.1f} | {r['predicted']:.1f} | "
+            f"{_ms(r.get('link_dependent_alpha_s'))} | {r['link_beta_gbit_per_s']:.3f} | "
+            f"{r['measured']:.1f} | {r['predicted']:.1f} | "
             f"{r['error']:+.1%} | {r['predicted_fair']:.1f} | {r['error_fair']:+.1%} | "
             f"{r['predicted_shared']:.1f} | {r['error_shared']:+.1%} |"
         )
@@ -268,6 +273,10 @@ def _markdown(output: dict) -> str:
             f"{max(before):.1%} over {len(before)} runs."
         )
     return "\n".join(lines) + "\n"
+
+
+def _ms(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds * 1e3:.3f}"
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def describe(model, weights=None) -> dict:
     Raises:
         StatsUnavailable: If a figure cannot be computed from the model.
     """
-    layers = list(_leaf_layers(model))
+    layers = list(leaf_layers(model))
     return {
         "forward_macs_per_image": sum(_macs(layer) for layer in layers),
         "activation_bytes_per_image": _input_bytes(model)
@@ -90,7 +90,7 @@ def layer_costs(model) -> list[dict]:
     weights at their own dtype: float32 under mixed precision, whose
     variables stay float32), with the weights' paths."""
     costs = []
-    for layer in _leaf_layers(model):
+    for layer in leaf_layers(model):
         weights = list(getattr(layer, "trainable_weights", []))
         if weights:
             costs.append(
@@ -104,12 +104,12 @@ def layer_costs(model) -> list[dict]:
     return costs
 
 
-def _leaf_layers(model):
+def leaf_layers(model):
     """Every layer of ``model`` that is not itself a model, nested models
     recursed into, input layers left out."""
     for layer in model.layers:
         if _is_model(layer):
-            yield from _leaf_layers(layer)
+            yield from leaf_layers(layer)
         elif type(layer).__name__ != "InputLayer":
             yield layer
 

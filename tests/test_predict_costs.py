@@ -165,7 +165,8 @@ def test_a_jax_records_own_collectives_are_its_measured_link(tmp_path):
     record = tmp_path / "record.json"
     # 4 processes: a collective costs 6 ms (6 ring steps of 1 ms); 4 MiB take
     # 6 ms + 1.5 x 4 MiB / beta = 48 ms, so beta = 1.5 x 4 MiB / 42 ms.
-    engine = {"engine": "jax", "processes": 4, "per_collective_s": 0.006,
+    # One the computation waits on: 30 ms, 5 ms a ring step.
+    engine = {"engine": "jax", "processes": 4, "per_collective_s": 0.006, "dependent_s": 0.03,
               "large_bytes": 4 * 2**20, "large_s": 0.048, "busbw_gbit_per_s": 1.0}  # fmt: skip
     fit = {"alpha_s": 300e-6, "beta_bytes_per_s": 1e8}
     distribution = {"interconnect": {"name": "lab", "world_size": 4, "fit": fit},
@@ -175,7 +176,8 @@ def test_a_jax_records_own_collectives_are_its_measured_link(tmp_path):
     assert mine.link.alpha_s == pytest.approx(0.001)
     assert mine.link.beta_bytes_per_s == pytest.approx(1.5 * 4 * 2**20 / 0.042)
     assert mine.recorded_as == "lab"
-    assert "6.00 ms a collective" in mine.source
+    assert mine.link.dependent_alpha_s == pytest.approx(0.005)
+    assert "6.00 ms a collective (30.00 ms one the computation waits on)" in mine.source
     # Through the ring formula, the large all-reduce takes what was measured.
     assert mine.allreduce(4 * 2**20, 4) == pytest.approx(0.048)
 

@@ -273,6 +273,13 @@ class Backend:
         backend has no hooks for it (its step is apportioned instead)."""
         return None
 
+    def data_parallel_sync_points(self, model) -> int:
+        """How many collectives this backend's data parallelism puts inside
+        ``model``'s forward and backward, that the computation waits on
+        (keras_profiler.predict.schedules): none here, where each device
+        computes its own step and only the gradients are exchanged."""
+        return 0
+
     def all_agree(self, decision: bool) -> bool:
         """Whether every process of the run decided ``decision``: True only if
         all did. One process per run here; see torch's for several."""

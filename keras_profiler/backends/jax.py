@@ -127,6 +127,21 @@ class JaxBackend(Backend):
             return super().rows_per_device(placed, model)
         return [int(shard.data.shape[0]) for shard in shards]
 
+    def data_parallel_sync_points(self, model):
+        # Under keras.distribution.DataParallel, XLA's SPMD partitioner
+        # makes a batch-sharded reduction global: each BatchNormalization
+        # that trains all-reduces its mean and then its variance in forward,
+        # and two sums in backward (tests/test_predict_sync_points.py counts
+        # them in the compiled step). Layers in parallel branches may share
+        # some, so this is at most what the step holds.
+        from keras_profiler import model_stats
+
+        return 4 * sum(
+            1
+            for layer in model_stats.leaf_layers(model)
+            if type(layer).__name__ == "BatchNormalization" and layer.trainable
+        )
+
     def gather(self, value):
         import json
 

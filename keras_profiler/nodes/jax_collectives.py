@@ -10,7 +10,15 @@ measures it far above the probe's latency. Timed here, with the run's own
 jax.distributed processes:
 
 - ``per_collective_s``: a jit program of ``small_count`` all-reduces of
-  ``small_bytes`` each, over the count;
+  ``small_bytes`` each, over the count: XLA combines these independent
+  all-reduces into one, so this is what each tensor of a combined exchange
+  costs (a step's gradients are exchanged so);
+- ``dependent_s``: a jit program of a chain of ``small_count`` all-reduces
+  of ``small_bytes``, each of the one before, over the count: what a
+  collective the computation waits on costs (one round trip at least, where
+  the combined ones share theirs). Data parallelism over XLA's SPMD
+  partitioner puts such collectives inside forward and backward, wherever
+  a layer reduces over the batch (BatchNormalization's statistics);
 - ``large_s``: one all-reduce of ``large_bytes`` (float32), for the bytes'
   rate: busbw as nccl-tests defines it (algbw x 2(p-1)/p).
 
@@ -58,25 +66,30 @@ def measure(
         local = jax.device_put(np.ones((1, elements), np.float32), mine)
         return jax.make_array_from_single_device_arrays((world, elements), sharded, [local])
 
+    def median_time(function, argument) -> float:
+        for _ in range(2):
+            jax.block_until_ready(function(argument))
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            jax.block_until_ready(function(argument))
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
     def median_call(arrays) -> float:
         summed = jax.jit(
             lambda xs: [jnp.sum(x, axis=0) for x in xs], out_shardings=[replicated] * len(arrays)
         )
-        for _ in range(2):
-            jax.block_until_ready(summed(arrays))
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            jax.block_until_ready(summed(arrays))
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+        return median_time(summed, arrays)
 
     small = median_call([global_array(small_bytes // 4) for _ in range(small_count)])
+    dependent = median_time(_chained(small_count, replicated), global_array(small_bytes // 4))
     large = median_call([global_array(large_bytes // 4)])
     return {
         "engine": f"jax {jax.__version__}, XLA CPU collectives over gloo",
         "processes": world,
         "per_collective_s": small / small_count,
+        "dependent_s": dependent / small_count,
         "small_bytes": small_bytes,
         "small_count": small_count,
         "large_bytes": large_bytes,
@@ -86,12 +99,32 @@ def measure(
     }
 
 
+def _chained(count: int, replicated):
+    """A jit program of ``count`` all-reduces over the processes, each of
+    the one before (so none can be combined or started early)."""
+    import jax
+    import jax.numpy as jnp
+
+    def chain(x):
+        for _ in range(count):
+            x = x * 0.5 + jnp.sum(x, axis=0, keepdims=True)
+        return jnp.sum(x, axis=0)
+
+    return jax.jit(chain, out_shardings=replicated)
+
+
 def ring_link(figures: dict) -> Link:
     """One link of a ring among the processes: a collective's cost is
     2(p-1) alpha (its few bytes are nothing beside it); the large one's
-    time less that is 2(p-1)/p m / beta."""
+    time less that is 2(p-1)/p m / beta; a dependent collective's cost is
+    2(p-1) of the link's dependent alpha (records before it was timed: none)."""
     ranks = int(figures["processes"])
     steps = 2 * (ranks - 1)
     alpha = figures["per_collective_s"] / steps
     moving = max(figures["large_s"] - figures["per_collective_s"], 1e-9)
-    return Link(alpha, steps / ranks * figures["large_bytes"] / moving)
+    dependent = figures.get("dependent_s")
+    return Link(
+        alpha,
+        steps / ranks * figures["large_bytes"] / moving,
+        dependent_alpha_s=None if dependent is None else dependent / steps,
+    )

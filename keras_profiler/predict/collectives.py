@@ -33,14 +33,27 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Link:
-    """A link's latency (seconds) and bandwidth (bytes/second)."""
+    """A link's latency (seconds) and bandwidth (bytes/second).
+
+    ``dependent_alpha_s``: the latency of one message of a collective that
+    the computation waits on, where it was measured apart (an engine whose
+    independent collectives share one round trip, as XLA's combined ones
+    do); otherwise ``alpha_s``.
+    """
 
     alpha_s: float
     beta_bytes_per_s: float
+    dependent_alpha_s: float | None = None
 
     def send(self, nbytes: float) -> float:
         """Seconds to send ``nbytes`` over the link once."""
         return self.alpha_s + nbytes / self.beta_bytes_per_s
+
+    def dependent(self) -> Link:
+        """The link as a collective the computation waits on sees it."""
+        if self.dependent_alpha_s is None:
+            return self
+        return Link(self.dependent_alpha_s, self.beta_bytes_per_s)
 
 
 def ring_allreduce(nbytes: float, ranks: int, link: Link) -> float:

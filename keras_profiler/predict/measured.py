@@ -61,6 +61,8 @@ class Source:
             backward_s=lp["backward_s"] * scale,
             update_s=lp["update_s"] * scale,
             gradients=[_gradient(r, scale) for r in lp["layers"]],
+            # Records before the count was kept: none, as the model then had.
+            sync_points=int(lp.get("data_parallel_sync_points", 0)),
         )
         return cls(record, profile, speed, lp["method"])
 

@@ -18,8 +18,9 @@ as the all-reduce probe measured it, or one given by hand.
 - ``measured:RECORD``: the link a multi-node record measured, as one link
   of a ring among its ranks: where the record's engine timed its own
   collectives (jax: distribution.engine_collectives, what each of its
-  per-tensor all-reduces costs), those; otherwise the all-reduce probe's
-  latency + bandwidth fit (distribution.interconnect.fit).
+  per-tensor all-reduces costs, and one that the computation waits on),
+  those; otherwise the all-reduce probe's latency + bandwidth fit
+  (distribution.interconnect.fit).
 - ``custom:BANDWIDTH,LATENCY``: e.g. ``custom:25gbit,20us``.
 
 Within a node (``--intra``): ``nvlink`` (NVIDIA H100/H200 SXM, NVLink 4,
@@ -188,7 +189,13 @@ def _engine_measured(file: Path, link: dict, engine: dict) -> Network:
     return Network(
         f"measured {link.get('name') or file.parent.name}",
         ring,
-        f"{engine['engine']} in {file}: {engine['per_collective_s'] * 1e3:.2f} ms a collective, "
-        f"{engine['busbw_gbit_per_s']:.3f} Gbit/s bus among {engine['processes']} processes",
+        f"{engine['engine']} in {file}: {engine['per_collective_s'] * 1e3:.2f} ms a collective"
+        + _dependent(engine)
+        + f", {engine['busbw_gbit_per_s']:.3f} Gbit/s bus among {engine['processes']} processes",
         recorded_as=link.get("name"),
     )
+
+
+def _dependent(engine: dict) -> str:
+    dependent = engine.get("dependent_s")
+    return "" if dependent is None else f" ({dependent * 1e3:.2f} ms one the computation waits on)"

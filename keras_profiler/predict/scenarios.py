@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from keras_profiler.predict import collectives, schedules
 from keras_profiler.predict.networks import INTRA, Network
 
+# What one synchronisation point all-reduces: a layer's batch statistics
+# (a float32 a channel, for a few hundred channels).
+SYNC_BYTES = 4096
 METHODS = ("bsp", "wfbp", "mg-wfbp", "ddp-buckets", "ps", "unfused")
 # What predict shows unless --methods says otherwise: unfused is one
 # engine's behaviour on CPUs (XLA's), asked for by name.
@@ -55,6 +58,7 @@ class Scenario:
     def step_s(self, profile: schedules.Profile) -> float:
         if self.slowdown != 1.0:
             profile = profile.slowed(self.slowdown)
+        profile = profile.with_syncs(self.sync_point_s())
         if self.method == "ps":
             return schedules.wfbp(profile, self._push_pull)
         options = {"bucket_bytes": self.bucket_mb * 2**20} if self.method == "ddp-buckets" else {}
@@ -63,23 +67,32 @@ class Scenario:
     def images_per_second(self, profile: schedules.Profile, batch_size: int) -> float:
         return self.devices * batch_size / self.step_s(profile)
 
-    def allreduce(self, nbytes: float) -> float:
-        """One all-reduce of ``nbytes`` among all the devices."""
+    def allreduce(self, nbytes: float, dependent: bool = False) -> float:
+        """One all-reduce of ``nbytes`` among all the devices; ``dependent``:
+        one the computation waits on (Link.dependent)."""
         if self.devices < 2:
             return 0.0
         if self.network.fits and self.nodes > 1:  # a fit is the whole cluster's collective
             return self.network.allreduce(nbytes, self.devices)
         if self.nodes == 1:
-            return self._over(self.intra, nbytes, self.per_node)
+            return self._over(self.intra, nbytes, self.per_node, dependent)
         if self.per_node == 1:
-            return self._over(self.network, nbytes, self.nodes)
-        within = 2 * (self.per_node - 1) * self.intra.link.send(nbytes / self.per_node)
-        return within + self._over(self.network, nbytes / self.per_node, self.nodes)
+            return self._over(self.network, nbytes, self.nodes, dependent)
+        intra = self.intra.link.dependent() if dependent else self.intra.link
+        within = 2 * (self.per_node - 1) * intra.send(nbytes / self.per_node)
+        return within + self._over(self.network, nbytes / self.per_node, self.nodes, dependent)
 
-    def _over(self, network: Network, nbytes: float, ranks: int) -> float:
+    def sync_point_s(self) -> float:
+        """One synchronisation point's collective (schedules.Profile)."""
+        return self.allreduce(SYNC_BYTES, dependent=True)
+
+    def _over(self, network: Network, nbytes: float, ranks: int, dependent: bool) -> float:
+        link = network.link.dependent() if dependent else network.link
         if self.algorithm == "tree":
-            return collectives.tree_allreduce(nbytes, ranks, network.link)
-        return network.allreduce(nbytes, ranks)  # its fit where it has one, else a ring
+            return collectives.tree_allreduce(nbytes, ranks, link)
+        if network.fits:
+            return network.allreduce(nbytes, ranks)
+        return collectives.ring_allreduce(nbytes, ranks, link)
 
     def _push_pull(self, nbytes: float) -> float:
         if self.devices < 2:

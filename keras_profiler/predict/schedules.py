@@ -19,10 +19,21 @@ compute is assumed not to slow down while they run (docs/prediction.md).
   ``first_bucket_bytes``, 1 MiB in PyTorch), each bucket exchanged when its
   last gradient is ready.
 - Unfused: all of backward, then one exchange per gradient tensor, one
-  after another: what XLA's CPU backend runs (its all-reduce combiner does
-  not merge them there; the train step of ResNet-18 on 2 CPU devices holds
-  75 all-reduces for 62 weight tensors), so each exchange pays the
-  collective's latency.
+  after another: what XLA's CPU backend runs at the end of the step (one
+  all-reduce of a tuple of every weight gradient, whose tensors gloo
+  exchanges one by one), so each tensor pays the collective's latency.
+
+Synchronisation points (``Profile.sync_points``), under every method: the
+collectives that data parallelism puts inside forward and backward, where
+a layer reduces over the batch, and that the computation waits on. XLA's
+SPMD partitioner makes BatchNormalization's batch statistics global: each
+such layer all-reduces its mean, then its variance, in forward, and two
+sums in backward (the train step of ResNet-18 on 2 CPU devices holds 75
+all-reduces: 73 of these, for its 20 BatchNormalization layers, where
+three pairs in parallel branches share some, one of the loss's with
+them, and the gradients' one). Each is a small collective that no
+exchange or compute overlaps: ``with_syncs`` adds their time to forward
+and backward, half each.
 
 Example:
 
@@ -57,6 +68,9 @@ class Profile:
     backward_s: float
     gradients: list[Gradient]  # in the order backward produces them
     update_s: float = 0.0  # the optimizer's, once every exchange is done
+    # Collectives inside forward and backward that the computation waits on,
+    # under the profiled backend's data parallelism (see the module's text).
+    sync_points: int = 0
 
     @property
     def compute_s(self) -> float:
@@ -69,6 +83,24 @@ class Profile:
             backward_s=self.backward_s * factor,
             update_s=self.update_s * factor,
             gradients=[Gradient(g.nbytes, g.ready_s * factor, g.tensors) for g in self.gradients],
+            sync_points=self.sync_points,
+        )
+
+    def with_syncs(self, each_s: float) -> Profile:
+        """The step with each synchronisation point's collective
+        (``each_s``) in it: half of them in forward, half in backward, the
+        backward ones spread as its gradients come (ready times stretched)."""
+        if not self.sync_points or each_s <= 0:
+            return self
+        forward, backward = self.sync_points // 2, self.sync_points - self.sync_points // 2
+        stretched = self.backward_s + backward * each_s
+        stretch = stretched / self.backward_s if self.backward_s else 1.0
+        return Profile(
+            forward_s=self.forward_s + forward * each_s,
+            backward_s=stretched,
+            update_s=self.update_s,
+            gradients=[Gradient(g.nbytes, g.ready_s * stretch, g.tensors) for g in self.gradients],
+            sync_points=self.sync_points,
         )
 
     @property

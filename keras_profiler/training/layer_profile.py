@@ -62,7 +62,12 @@ def measure(config, adapter, model, data) -> dict:
             for _ in range(STEPS):
                 timer.step(step)
         profile = {"method": "autograd hooks", **from_hooks(layers, timer.steps)}
-    return {"steps": STEPS, "batch_size": config.batch_size, **profile}
+    return {
+        "steps": STEPS,
+        "batch_size": config.batch_size,
+        "data_parallel_sync_points": adapter.data_parallel_sync_points(model),
+        **profile,
+    }
 
 
 def _one_batch(config, adapter, data):
