@@ -112,7 +112,7 @@ def _markdown(rows: list[dict]) -> str:
         f"One process a node, pinned as a run's node is (netns.cores_of); gloo CPU "
         f"collectives under jax.distributed (jax {rows[0]['jax'] if rows else '?'}). Per "
         f"collective: a program of {jax_collectives.SMALL_COUNT} all-reduces of "
-        f"{jax_collectives.SMALL_BYTES} bytes, over their count (XLA combines them); "
+        f"{jax_collectives.SMALL_BYTES} bytes, over their count; "
         "dependent: a chain of as many, each of the one before; large: one all-reduce of "
         f"{LARGE_BYTES // 2**20} MiB. Medians of {REPEATS} calls.",
         "",

@@ -9,16 +9,17 @@ beyond its bytes decides the step; bench/results/netns-jax-collectives.md
 measures it far above the probe's latency. Timed here, with the run's own
 jax.distributed processes:
 
-- ``per_collective_s``: a jit program of ``small_count`` all-reduces of
-  ``small_bytes`` each, over the count: XLA combines these independent
-  all-reduces into one, so this is what each tensor of a combined exchange
-  costs (a step's gradients are exchanged so);
+- ``per_collective_s``: a jit program of ``small_count`` independent
+  all-reduces of ``small_bytes`` each, over the count: what each tensor of
+  the step's combined gradient exchange costs beyond its bytes;
 - ``dependent_s``: a jit program of a chain of ``small_count`` all-reduces
   of ``small_bytes``, each of the one before, over the count: what a
-  collective the computation waits on costs (one round trip at least, where
-  the combined ones share theirs). Data parallelism over XLA's SPMD
-  partitioner puts such collectives inside forward and backward, wherever
-  a layer reduces over the batch (BatchNormalization's statistics);
+  collective the computation waits on costs, which nothing can overlap.
+  Data parallelism over XLA's SPMD partitioner puts such collectives
+  inside forward and backward, wherever a layer reduces over the batch
+  (BatchNormalization's statistics). Where an engine overlaps independent
+  collectives this is the dearer; between netns nodes on 2 cores the two
+  come out alike (bench/results/netns-jax-collectives-xeon-sync.md);
 - ``large_s``: one all-reduce of ``large_bytes`` (float32), for the bytes'
   rate: busbw as nccl-tests defines it (algbw x 2(p-1)/p).
 

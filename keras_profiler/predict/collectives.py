@@ -36,9 +36,8 @@ class Link:
     """A link's latency (seconds) and bandwidth (bytes/second).
 
     ``dependent_alpha_s``: the latency of one message of a collective that
-    the computation waits on, where it was measured apart (an engine whose
-    independent collectives share one round trip, as XLA's combined ones
-    do); otherwise ``alpha_s``.
+    the computation waits on, where it was measured apart (jax's engine
+    figures); otherwise ``alpha_s``.
     """
 
     alpha_s: float

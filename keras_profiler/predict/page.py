@@ -17,8 +17,10 @@ ASSUMPTIONS = (
     "Predictions, not measurements. Assumed: every device computes as fast as the profiled "
     "one (no stragglers, no slowdown from sharing a machine or from communication running "
     "alongside compute, unless a compute slowdown is given); exchanges run one at a time, "
-    "each when its gradients are ready; a link's cost is its latency plus bytes over its "
-    "bandwidth (the network's source below). The formulas: docs/prediction.md."
+    "each when its gradients are ready; each of the step's sync points (jax: synchronized "
+    "BatchNorm statistics) is one small collective the computation waits on; a link's cost "
+    "is its latency plus bytes over its bandwidth (the network's source below). The "
+    "formulas: docs/prediction.md."
 )
 
 
