@@ -74,3 +74,22 @@ def test_one_device_and_a_model_without_sync_points_are_as_profiled():
     assert Scenario(1, 2, undivided, "bsp").sync_point_s() == pytest.approx(
         0.002 + SYNC_BYTES / 1e9
     )
+
+
+def test_without_overlap_every_exchange_waits_for_backward():
+    # 1 ms latency, 1e9 bytes/s, 2 ranks: an exchange of m costs 2 ms + m / 1e9.
+    link = c.Link(alpha_s=0.001, beta_bytes_per_s=1e9)
+    profile = s.Profile(0.025, 0.05, [s.Gradient(4e6, 0.02), s.Gradient(4e6, 0.05)])
+
+    def step(method, overlap):
+        cell = Scenario(1, 2, Network("lab", link, "test"), method, overlap=overlap)
+        return cell.step_s(profile)
+
+    each = 0.002 + 4e6 / 1e9
+    # With overlap, WFBP hides the first exchange under backward (ready at
+    # 20 ms, done at 26 ms, before backward's 50 ms); without, both follow it.
+    assert step("wfbp", True) == pytest.approx(0.025 + 0.05 + each)
+    assert step("wfbp", False) == pytest.approx(0.025 + 0.05 + 2 * each)
+    # MG-WFBP then merges the two into one exchange, as BSP.
+    assert step("mg-wfbp", False) == pytest.approx(step("bsp", True))
+    assert step("mg-wfbp", False) == pytest.approx(0.075 + 0.002 + 8e6 / 1e9)

@@ -43,6 +43,9 @@ def parser() -> Parser:
                    help="DDP's bucket size, for ddp-buckets (PyTorch's default: 25)")  # fmt: skip
     p.add_argument("--ps-servers", type=_whole, default=None, metavar="K",
                    help="parameter servers, for ps (default: one a node)")  # fmt: skip
+    p.add_argument("--no-overlap", dest="overlap", action="store_false",
+                   help="no exchange runs beside compute: CPU devices whose nodes have no "
+                        "core to spare for the exchanges (docs/prediction.md)")  # fmt: skip
     p.add_argument("--results-dir", type=Path, default=Path("results"),
                    help="measured runs to set beside the predictions")  # fmt: skip
     p.add_argument("--reports-dir", type=Path, default=Path("reports"))
@@ -100,7 +103,7 @@ def predict(source: Source, args, chosen: list, intra) -> list[page.Row]:
                 scenario = Scenario(
                     per_node=args.gpus_per_node, nodes=nodes, network=network, method=method,
                     intra=intra, algorithm=args.allreduce, bucket_mb=args.bucket_mb,
-                    servers=args.ps_servers,
+                    servers=args.ps_servers, overlap=args.overlap,
                 )  # fmt: skip
                 try:
                     predicted = scenario.images_per_second(source.profile, source.batch_size)

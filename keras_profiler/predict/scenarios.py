@@ -50,6 +50,9 @@ class Scenario:
     # How much slower each device computes than the profiled one did (nodes
     # sharing one machine's cores, measured: bench/predict_validation.py).
     slowdown: float = 1.0
+    # Whether exchanges may run beside compute: not where each device is a
+    # CPU core with none to spare (schedules: without overlap).
+    overlap: bool = True
 
     @property
     def devices(self) -> int:
@@ -59,6 +62,8 @@ class Scenario:
         if self.slowdown != 1.0:
             profile = profile.slowed(self.slowdown)
         profile = profile.with_syncs(self.sync_point_s())
+        if not self.overlap:
+            profile = profile.without_overlap()
         if self.method == "ps":
             return schedules.wfbp(profile, self._push_pull)
         options = {"bucket_bytes": self.bucket_mb * 2**20} if self.method == "ddp-buckets" else {}

@@ -35,6 +35,13 @@ them, and the gradients' one). Each is a small collective that no
 exchange or compute overlaps: ``with_syncs`` adds their time to forward
 and backward, half each.
 
+Without overlap (``Profile.without_overlap``): where a node's devices are
+its CPU cores and it has none to spare, an exchange's work (copies,
+reductions, the network stack) needs the core the compute holds, so no
+exchange runs beside backward: every method's exchanges run after it, one
+after another (WFBP and DDP's buckets pay each group's latency; MG-WFBP
+then merges everything, as BSP).
+
 Example:
 
 ```python
@@ -83,6 +90,17 @@ class Profile:
             backward_s=self.backward_s * factor,
             update_s=self.update_s * factor,
             gradients=[Gradient(g.nbytes, g.ready_s * factor, g.tensors) for g in self.gradients],
+            sync_points=self.sync_points,
+        )
+
+    def without_overlap(self) -> Profile:
+        """The step with every gradient ready only once backward ends: no
+        exchange runs beside compute (a node with no core to spare for it)."""
+        return Profile(
+            forward_s=self.forward_s,
+            backward_s=self.backward_s,
+            update_s=self.update_s,
+            gradients=[Gradient(g.nbytes, self.backward_s, g.tensors) for g in self.gradients],
             sync_points=self.sync_points,
         )
 
