@@ -201,9 +201,8 @@ def test_two_nodes_of_two_devices_train_as_one_and_learn(two_nodes, easy_data, t
     if backend == "jax":
         assert engine["processes"] == 2 and engine["small_count"] == 64
         assert 0 < engine["per_collective_s"] < 1.0
-        # A chain's collective waits on the one before: no cheaper than one of
-        # a combined batch.
-        assert engine["per_collective_s"] < engine["dependent_s"] < 1.0
+        # And one that waits on the one before (a sync point's).
+        assert 0 < engine["dependent_s"] < 1.0
         assert 0 < engine["busbw_gbit_per_s"] < 1.05  # no faster than the shaped link
     else:
         assert engine is None

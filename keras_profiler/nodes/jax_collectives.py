@@ -17,9 +17,8 @@ jax.distributed processes:
   collective the computation waits on costs, which nothing can overlap.
   Data parallelism over XLA's SPMD partitioner puts such collectives
   inside forward and backward, wherever a layer reduces over the batch
-  (BatchNormalization's statistics). Where an engine overlaps independent
-  collectives this is the dearer; between netns nodes on 2 cores the two
-  come out alike (bench/results/netns-jax-collectives-xeon-sync.md);
+  (BatchNormalization's statistics). Between netns nodes on 2 cores the
+  two come out close (bench/results/netns-jax-collectives-xeon-sync.md);
 - ``large_s``: one all-reduce of ``large_bytes`` (float32), for the bytes'
   rate: busbw as nccl-tests defines it (algbw x 2(p-1)/p).
 
