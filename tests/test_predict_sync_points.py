@@ -4,6 +4,7 @@ XLA's compiled step, and their cost in a prediction, by hand."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from keras_profiler.predict import collectives as c
 from keras_profiler.predict import schedules as s
+from keras_profiler.predict.measured import Source
 from keras_profiler.predict.networks import Network
 from keras_profiler.predict.scenarios import SYNC_BYTES, Scenario
 
@@ -93,3 +95,25 @@ def test_without_overlap_every_exchange_waits_for_backward():
     # MG-WFBP then merges the two into one exchange, as BSP.
     assert step("mg-wfbp", False) == pytest.approx(step("bsp", True))
     assert step("mg-wfbp", False) == pytest.approx(0.075 + 0.002 + 8e6 / 1e9)
+
+
+def test_a_profiled_records_sync_points_reach_the_prediction(tmp_path):
+    # A record as --profile-layers writes it: a 0.1 s step at batch 32 (320
+    # images/sec), 8 sync points; its profile takes them, and at 2 nodes
+    # over a 1 ms, 1e9 B/s link each adds 2 ms + 4 KiB / beta.
+    layer = {"layer": "dense", "gradient_bytes": 4e6, "ready_s": 0.06, "macs_per_image": 1}
+    record = {
+        "status": "ok",
+        "config": {"batch_size": 32},
+        "summary": {"steady_images_per_second": 320.0},
+        "layer_profile": {"method": "multiply-adds", "step_s": 0.1, "forward_s": 0.04,
+                          "backward_s": 0.06, "update_s": 0.0, "layers": [layer],
+                          "data_parallel_sync_points": 8},
+    }  # fmt: skip
+    (tmp_path / "record.json").write_text(json.dumps(record))
+    source = Source.load(tmp_path / "record.json")
+    assert source.profile.sync_points == 8
+    link = c.Link(alpha_s=0.001, beta_bytes_per_s=1e9)
+    cell = Scenario(per_node=1, nodes=2, network=Network("lab", link, "test"), method="bsp")
+    each = 0.002 + SYNC_BYTES / 1e9
+    assert cell.step_s(source.profile) == pytest.approx(0.1 + 8 * each + 0.002 + 4e6 / 1e9)

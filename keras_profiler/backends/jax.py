@@ -134,12 +134,14 @@ class JaxBackend(Backend):
         # and two sums in backward (tests/test_predict_sync_points.py counts
         # them in the compiled step). Layers in parallel branches may share
         # some, so this is at most what the step holds.
+        import keras
+
         from keras_profiler import model_stats
 
         return 4 * sum(
             1
             for layer in model_stats.leaf_layers(model)
-            if type(layer).__name__ == "BatchNormalization" and layer.trainable
+            if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
         )
 
     def gather(self, value):

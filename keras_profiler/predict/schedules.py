@@ -53,7 +53,7 @@ step_time("wfbp", profile, lambda m: ring_allreduce(m, 8, link))
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # PyTorch's first DDP bucket (torch.distributed._DEFAULT_FIRST_BUCKET_BYTES).
 FIRST_BUCKET_BYTES = 2**20
@@ -85,24 +85,22 @@ class Profile:
 
     def slowed(self, factor: float) -> Profile:
         """The same step with every compute time ``factor`` times longer."""
-        return Profile(
+        return replace(
+            self._ready_at(lambda ready: ready * factor),
             forward_s=self.forward_s * factor,
             backward_s=self.backward_s * factor,
             update_s=self.update_s * factor,
-            gradients=[Gradient(g.nbytes, g.ready_s * factor, g.tensors) for g in self.gradients],
-            sync_points=self.sync_points,
         )
 
     def without_overlap(self) -> Profile:
         """The step with every gradient ready only once backward ends: no
         exchange runs beside compute (a node with no core to spare for it)."""
-        return Profile(
-            forward_s=self.forward_s,
-            backward_s=self.backward_s,
-            update_s=self.update_s,
-            gradients=[Gradient(g.nbytes, self.backward_s, g.tensors) for g in self.gradients],
-            sync_points=self.sync_points,
-        )
+        return self._ready_at(lambda ready: self.backward_s)
+
+    def _ready_at(self, moved: Callable[[float], float]) -> Profile:
+        """The same step with each gradient ready at ``moved(its ready time)``."""
+        gradients = [replace(g, ready_s=moved(g.ready_s)) for g in self.gradients]
+        return replace(self, gradients=gradients)
 
     def with_syncs(self, each_s: float) -> Profile:
         """The step with each synchronisation point's collective
@@ -113,12 +111,10 @@ class Profile:
         forward, backward = self.sync_points // 2, self.sync_points - self.sync_points // 2
         stretched = self.backward_s + backward * each_s
         stretch = stretched / self.backward_s if self.backward_s else 1.0
-        return Profile(
+        return replace(
+            self._ready_at(lambda ready: ready * stretch),
             forward_s=self.forward_s + forward * each_s,
             backward_s=stretched,
-            update_s=self.update_s,
-            gradients=[Gradient(g.nbytes, g.ready_s * stretch, g.tensors) for g in self.gradients],
-            sync_points=self.sync_points,
         )
 
     @property
