@@ -4,13 +4,16 @@
 1. Profiles ResNet-18 on one device (``--profile-layers``) under jax and
    torch, as bench/netns_scaling.py trains it (synthetic 32x32, batch 32),
    pinned to the cores one netns node gets (``netns.cores_of``): the
-   profile is of one node's machine.
+   profile is of one node's machine. ``--profile-repeats`` times; the
+   profile of the median speed is the one used (this machine's speed moves
+   from run to run: bench/_repeats.py).
 2. Measures what sharing the machine does to compute: N copies of the
    same 1-node run at once, each pinned where node i of N runs, for each
    node count N of the measured runs (with more nodes than cores, nodes
    share cores); the slowdown is the profiled speed over the copies' mean.
 3. Predicts every multi-node run of ``--measured`` (bench/results/
-   netns-scaling*.json files) from the profile alone: torch as DDP's
+   netns-scaling*.json files; a configuration measured several times, as
+   the median of its runs) from the profile alone: torch as DDP's
    buckets of its bucket size, over a link of the bus bandwidth and
    latency its torch-gloo probe measured (latency 0 where the row has
    none); jax, with ``--jax-collectives`` (bench/netns_jax_collectives.py's
@@ -23,7 +26,8 @@
    error of each, to bench/results/predict-validation.{md,json}.
 
     python bench/predict_validation.py [--steps 6] [--backends jax,torch]
-        [--measured FILE,FILE] [--jax-collectives FILE] [--output PATH]
+        [--measured FILE,FILE] [--jax-collectives FILE] [--profile-repeats 3]
+        [--output PATH]
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import _repeats
 import _tool_runs  # (bench/ is on the path when this file is run)
 
 from keras_profiler.nodes import jax_collectives, netns
@@ -58,15 +63,18 @@ def main() -> None:
     parser.add_argument("--backends", default="jax,torch")
     parser.add_argument("--measured", type=_paths, default=MEASURED)
     parser.add_argument("--jax-collectives", type=Path)
+    parser.add_argument("--profile-repeats", type=int, default=3)
     args = parser.parse_args()
     backends = [b.strip() for b in args.backends.split(",")]
     collectives = json.loads(args.jax_collectives.read_text()) if args.jax_collectives else None
-    rows = [
-        r
-        for path in args.measured
-        for r in json.loads(path.read_text())
-        if r["nodes"] > 1 and r["backend"] in backends
-    ]
+    rows = _repeats.combined(
+        [
+            r
+            for path in args.measured
+            for r in json.loads(path.read_text())
+            if r["nodes"] > 1 and r["backend"] in backends
+        ]
+    )
     node_counts = sorted({r["nodes"] for r in rows})
     shares = {len(netns.cores_of(0, n)) for n in node_counts}
     if len(shares) > 1:
@@ -74,9 +82,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kp-validate-") as scratch:
         flags = _flags(args.steps)
         one_node = netns.cores_of(0, max(node_counts))
-        sources = {
-            b: _profile(b, flags, Path(scratch) / f"profile-{b}", one_node) for b in backends
+        profiled = {
+            b: _median_profile(b, flags, Path(scratch), one_node, args.profile_repeats)
+            for b in backends
         }
+        sources = {b: source for b, (source, _) in profiled.items()}
         slowdowns = {
             (b, n): _slowdown(b, flags, n, sources[b], Path(scratch) / f"shared-{b}-{n}")
             for b in backends
@@ -90,7 +100,7 @@ def main() -> None:
         "jax_collectives": collectives,
         "profile_cores": one_node,
         "sharing": {str(n): _sharing(n) for n in node_counts},
-        "profiles": {b: _described(s) for b, s in sources.items()},
+        "profiles": {b: _described(s, speeds) for b, (s, speeds) in profiled.items()},
         "slowdowns": {f"{b} {n} nodes": v for (b, n), v in slowdowns.items()},
         "rows": results,
     }
@@ -114,6 +124,18 @@ def _profile(backend: str, flags: list[str], results: Path, cores: list[int]) ->
     if profiling.wait(timeout=3600) != 0:
         raise SystemExit(f"predict_validation: {backend}'s profile exited {profiling.returncode}")
     return Source.load(results)
+
+
+def _median_profile(
+    backend, flags, scratch: Path, cores, repeats: int
+) -> tuple[Source, list[float]]:
+    """Of ``repeats`` profiles in turn, the one of the median speed (the
+    upper of the two middle ones for an even count), and every one's speed."""
+    profiles = [
+        _profile(backend, flags, scratch / f"profile-{backend}-{i}", cores) for i in range(repeats)
+    ]
+    ranked = sorted(profiles, key=lambda source: source.images_per_second)
+    return ranked[len(ranked) // 2], [p.images_per_second for p in profiles]
 
 
 def _pinned(cores: list[int], backend: str, flags: list[str]) -> subprocess.Popen:
@@ -192,6 +214,7 @@ def _predicted(row: dict, sources: dict, slowdowns: dict, collectives: list | No
         **{k: row[k] for k in ("backend", "bucket_mb", "link", "nodes", "busbw_gbit_per_s")},
         "method": method,
         "overlap": spare,
+        "runs": row.get("runs"),
         "predicted_fair_overlapped": overlapped,
         "error_fair_overlapped": (overlapped - measured) / measured,
         "link_alpha_s": link.alpha_s,
@@ -210,10 +233,11 @@ def _predicted(row: dict, sources: dict, slowdowns: dict, collectives: list | No
     }
 
 
-def _described(source: Source) -> dict:
+def _described(source: Source, speeds: list[float]) -> dict:
     return {
         "run_id": source.record["run_id"],
         "images_per_second": source.images_per_second,
+        "repeats": speeds,
         "method": source.method,
         "layer_profile": {k: v for k, v in source.record["layer_profile"].items() if k != "layers"},
     }
@@ -237,7 +261,8 @@ def _markdown(output: dict) -> str:
         "each node's compute slowed by the measured slowdown of N 1-node runs at once, each "
         "pinned as node i of N is. A node with one core has none to spare: no exchange runs "
         "beside its compute there (the predictor's overlap off: docs/prediction.md). Error = "
-        "(predicted - measured) / measured.",
+        "(predicted - measured) / measured, where 'measured' is the median of the "
+        "configuration's runs where it ran several times ('range': theirs).",
         "",
         f"Each profile ran on cores {output['profile_cores']}, one node's share; nodes "
         "sharing a core: "
@@ -245,7 +270,8 @@ def _markdown(output: dict) -> str:
         + ".",  # fmt: skip
         "Profiles: "
         + "; ".join(
-            f"{b} {p['images_per_second']:.1f} images/sec, layers by {p['method']}, "
+            f"{b} {p['images_per_second']:.1f} images/sec{_of_repeats(p)}, layers by "
+            f"{p['method']}, "
             f"{p['layer_profile'].get('data_parallel_sync_points', 0)} sync points"
             for b, p in output["profiles"].items()
         )
@@ -255,16 +281,16 @@ def _markdown(output: dict) -> str:
         + ".",  # fmt: skip
         "",
         "| backend | bucket (MB) | link | nodes | busbw (Gbit/s) | method | alpha (ms) | "
-        "dep. alpha (ms) | beta (Gbit/s) | measured | as modelled | error | fair share | "
-        "error | shared cores | error |",
-        "|" + " --- |" * 16,
+        "dep. alpha (ms) | beta (Gbit/s) | measured | range | as modelled | error | "
+        "fair share | error | shared cores | error |",
+        "|" + " --- |" * 17,
     ]
     for r in sorted(rows, key=lambda r: (r["backend"], r["bucket_mb"] or 0, r["nodes"], r["link"])):
         lines.append(
             f"| {r['backend']} | {r['bucket_mb'] or ''} | {r['link']} | {r['nodes']} | "
             f"{r['busbw_gbit_per_s']:.3f} | {r['method']} | {r['link_alpha_s'] * 1e3:.3f} | "
             f"{_ms(r.get('link_dependent_alpha_s'))} | {r['link_beta_gbit_per_s']:.3f} | "
-            f"{r['measured']:.1f} | {r['predicted']:.1f} | "
+            f"{r['measured']:.1f} | {_repeats.spread(r)} | {r['predicted']:.1f} | "
             f"{r['error']:+.1%} | {r['predicted_fair']:.1f} | {r['error_fair']:+.1%} | "
             f"{r['predicted_shared']:.1f} | {r['error_shared']:+.1%} |"
         )
@@ -291,6 +317,14 @@ def _markdown(output: dict) -> str:
             f"{max(before):.1%} over {len(before)} runs."
         )
     return "\n".join(lines) + "\n"
+
+
+def _of_repeats(profile: dict) -> str:
+    """' (median of 105.1, 107.6, 110.2)' for a profile chosen among several."""
+    speeds = profile.get("repeats") or []
+    if len(speeds) < 2:
+        return ""
+    return " (median of " + ", ".join(f"{s:.1f}" for s in sorted(speeds)) + ")"
 
 
 def _ms(seconds: float | None) -> str:
