@@ -1,8 +1,8 @@
 """Repeated runs of one configuration, as one figure: their median.
 
 This 2-core virtual machine's speed moves from run to run by more than the
-predictor's error targets (bench/results/predict-validation-torch-xeon.md
-shows the spread of each configuration), so a benchmark that validates a
+predictor's error targets (bench/results/netns-scaling-torch-xeon-r3.md
+shows the spread of each configuration's runs), so a benchmark that validates a
 prediction measures each configuration several times, interleaved, and
 compares against the median, with the runs' range beside it.
 """
